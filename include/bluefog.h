@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * bluefog.h — the whole public C API of BlueFog-C, a neighbor-collective engine for
+ * decentralized training. C99, no C++ types, no exceptions; tensors are DLPack.
+ *
+ * Conventions that hold for every function below unless its comment says otherwise:
+ *  - Functions that can fail return bf_status. On failure, out-parameters are left untouched and
+ *    bf_last_error() holds a sentence naming the argument and the rank.
+ *  - Thread safety: any thread may call any function. All MPI calls happen on the engine thread.
+ *  - Tensors: inputs are `const DLTensor*`, outputs `DLTensor*`; both are borrowed (never freed by
+ *    the library) and must stay valid until the operation completes. `out` may alias `in`.
+ *    Tensors must be compact row-major (strides NULL or matching the shape); lanes must be 1.
+ *  - Collective: a function marked "collective" must be called by every rank of the group it
+ *    names, in the same order relative to the other collective calls.
+ *  - Argument structs start with `size_t struct_size`; zero-initialised fields mean "default";
+ *    the library reads only the first struct_size bytes, so structs grow without breaking callers.
+ *    Passing NULL for an argument struct means "all defaults".
+ */
+#ifndef BLUEFOG_H_
+#define BLUEFOG_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <dlpack/dlpack.h>
+
+#ifndef BF_API
+#if defined(__GNUC__) || defined(__clang__)
+#define BF_API __attribute__((visibility("default")))
+#else
+#define BF_API
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Version. BF_VERSION_CODE encodes (major, minor, patch) as major*10000 + minor*100 + patch.
+ */
+#define BF_VERSION_MAJOR 0
+#define BF_VERSION_MINOR 1
+#define BF_VERSION_PATCH 0
+#define BF_VERSION_CODE(major, minor, patch) ((major) * 10000 + (minor) * 100 + (patch))
+#define BF_VERSION BF_VERSION_CODE(BF_VERSION_MAJOR, BF_VERSION_MINOR, BF_VERSION_PATCH)
+
+/* The version of the library actually loaded, encoded as BF_VERSION. Never fails. */
+BF_API int bf_get_version(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Status codes. Values are pinned and append-only.
+ */
+typedef enum bf_status {
+  BF_OK = 0,
+  BF_ERR_INVALID_ARGUMENT = 1, /* an argument is malformed or names something that does not exist */
+  BF_ERR_NOT_INITIALIZED = 2,  /* called before bf_init or after bf_finalize */
+  BF_ERR_MISMATCH = 3,         /* ranks posted incompatible collectives; reported on all of them */
+  BF_ERR_BACKEND = 4,          /* MPI / NCCL / CUDA failed; the message carries their text */
+  BF_ERR_TIMEOUT = 5,          /* bf_wait timed out; the operation is still in flight */
+  BF_ERR_UNSUPPORTED = 6,      /* valid request this build or this device cannot serve */
+  BF_ERR_SHUTDOWN = 7,         /* the engine shut down before the operation could run */
+  BF_ERR_IN_PROGRESS = 8,      /* the object is still in use by an operation in flight */
+  BF_ERR_OUT_OF_MEMORY = 9,
+  BF_ERR_INTERNAL = 10 /* a bug in BlueFog-C; please report it with bf_last_error() */
+} bf_status;
+
+/* A short constant English name for a status ("BF_ERR_MISMATCH"). Never NULL. */
+BF_API const char *bf_status_string(bf_status status);
+
+/* The message of the last failed call on this thread ("" if none). The pointer stays valid until
+ * the next bf_* call on the same thread. */
+BF_API const char *bf_last_error(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Process model.
+ */
+typedef enum bf_matching_mode {
+  BF_MATCHING_DEFAULT = 0, /* BLUEFOG_MATCHING env var, else ordered (the only mode today) */
+  BF_MATCHING_ORDERED = 1  /* ops run in issue order on every rank, as in MPI/NCCL */
+} bf_matching_mode;
+
+typedef struct bf_init_options {
+  size_t struct_size; /* sizeof(bf_init_options) */
+  /* Pointer to an MPI_Comm to adopt (the library duplicates it; the caller keeps ownership).
+   * NULL: MPI_COMM_WORLD, initializing MPI first if nobody has. */
+  const void *mpi_comm;
+  /* Ranks per machine for local/machine queries and hierarchical ops. 0: BLUEFOG_NODES_PER_MACHINE,
+   * else a shared-memory split. */
+  int nodes_per_machine;
+  bf_matching_mode matching_mode;
+} bf_init_options;
+
+#define BF_INIT_OPTIONS_INIT {sizeof(bf_init_options), NULL, 0, BF_MATCHING_DEFAULT}
+
+/* Starts the engine. Collective over the adopted communicator. Initializes MPI (thread level
+ * MPI_THREAD_MULTIPLE) if it is not initialized yet; adopts it otherwise (it must provide at least
+ * MPI_THREAD_SERIALIZED). Sets the default topology: bf_topology_exponential(size, 2), unweighted.
+ * Calling it again while initialized is a no-op returning BF_OK. After bf_finalize it may be called
+ * again only if MPI is still initialized (someone other than BlueFog initialized it).
+ * options may be NULL. Returns BF_OK, BF_ERR_INVALID_ARGUMENT, BF_ERR_BACKEND, BF_ERR_UNSUPPORTED. */
+BF_API bf_status bf_init(const bf_init_options *options);
+
+/* Stops the engine: queued operations are run to completion first, then communicators are freed and
+ * MPI is finalized if bf_init initialized it. Collective. Later calls (other than bf_init) return
+ * BF_ERR_NOT_INITIALIZED. Returns BF_OK, BF_ERR_NOT_INITIALIZED, BF_ERR_BACKEND. */
+BF_API bf_status bf_finalize(void);
+
+/* 1 between a successful bf_init and bf_finalize, else 0. */
+BF_API int bf_initialized(void);
+
+/* Plain queries: the value, or -1 when not initialized. Machines are groups of local ranks. */
+BF_API int bf_rank(void);
+BF_API int bf_size(void);
+BF_API int bf_local_rank(void);
+BF_API int bf_local_size(void);
+BF_API int bf_machine_rank(void);
+BF_API int bf_machine_size(void);
+/* 1 if every machine has the same local size and its ranks are contiguous, 0 if not, -1 if not
+ * initialized. Hierarchical operations need a homogeneous layout. */
+BF_API int bf_is_homogeneous(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Topology: a weighted digraph on `size` ranks. Edge i->j with weight W[i][j] means "i sends to j
+ * and j weighs i's value by W[i][j]"; W[i][i] is i's self weight. Topology objects are plain
+ * values owned by the caller (free with bf_topology_free); they are not tied to bf_init.
+ */
+typedef struct bf_topology bf_topology;
+
+typedef enum bf_ring_style {
+  BF_RING_BIDIRECTIONAL = 0, /* i <-> i-1 and i <-> i+1, weights 1/3 */
+  BF_RING_LEFT = 1,          /* i sends to i-1, weights 1/2 */
+  BF_RING_RIGHT = 2          /* i sends to i+1, weights 1/2 */
+} bf_ring_style;
+
+/* Generators, exactly BlueFog's (topology_util.py) with its float-logarithm quirk fixed.
+ * All return BF_OK or BF_ERR_INVALID_ARGUMENT (size < 1, bad base, center out of range, ...). */
+BF_API bf_status bf_topology_exponential(int size, int base, bf_topology **out);
+BF_API bf_status bf_topology_exponential_two(int size, bf_topology **out);
+BF_API bf_status bf_topology_symmetric_exponential(int size, int base, bf_topology **out);
+BF_API bf_status bf_topology_ring(int size, bf_ring_style style, bf_topology **out);
+BF_API bf_status bf_topology_star(int size, int center_rank, bf_topology **out);
+/* nrows = ncols = 0 picks BlueFog's default shape (the largest divisor <= sqrt(size) rows). */
+BF_API bf_status bf_topology_mesh_grid_2d(int size, int nrows, int ncols, bf_topology **out);
+BF_API bf_status bf_topology_fully_connected(int size, bf_topology **out);
+
+/* From a dense row-major size*size matrix: every non-zero W[i][j] is an edge i->j (i == j: self
+ * weight). Weights must be finite. */
+BF_API bf_status bf_topology_from_matrix(int size, const double *weights, bf_topology **out);
+/* From an edge list: edge k is src[k] -> dst[k] with weights[k] (weights NULL: 1.0). Duplicate edges
+ * and non-finite weights are rejected. */
+BF_API bf_status bf_topology_from_edges(int size, int num_edges, const int *src, const int *dst,
+                                        const double *weights, bf_topology **out);
+BF_API bf_status bf_topology_copy(const bf_topology *topology, bf_topology **out);
+/* Frees a topology; NULL is a no-op. */
+BF_API void bf_topology_free(bf_topology *topology);
+
+/* Number of ranks, or -1 for NULL. */
+BF_API int bf_topology_size(const bf_topology *topology);
+/* W[from][to] (0.0 when there is no edge). */
+BF_API bf_status bf_topology_weight(const bf_topology *topology, int from, int to, double *weight);
+/* Writes the dense row-major size*size weight matrix into `matrix`. */
+BF_API bf_status bf_topology_to_matrix(const bf_topology *topology, double *matrix);
+/* In-neighbors of `rank` (ranks j != rank with an edge j->rank), ascending, with W[j][rank].
+ * `ranks`/`weights` hold `capacity` entries (weights may be NULL); *count receives the number of
+ * neighbors. A capacity of size-1 always suffices. */
+BF_API bf_status bf_topology_in_neighbors(const bf_topology *topology, int rank, int *ranks,
+                                          double *weights, int capacity, int *count);
+/* Out-neighbors of `rank` (ranks j != rank with an edge rank->j), ascending, with W[rank][j]. */
+BF_API bf_status bf_topology_out_neighbors(const bf_topology *topology, int rank, int *ranks,
+                                           double *weights, int capacity, int *count);
+/* rho = max(|lambda_2|, |lambda_n|) of W: the per-step contraction of repeated averaging
+ * (smaller is faster; 1 means no mixing). Requires a row- or column-stochastic W. */
+BF_API bf_status bf_topology_spectral_gap(const bf_topology *topology, double *rho);
+
+/* Dynamic schedules: pure functions of the step (step 0 is the first), identical on every rank and
+ * to BlueFog's generators. Each writes the ranks to send to and receive from; `capacity` entries
+ * are available in each array (size suffices). The uniform weight to pair with them is
+ * 1 / (recv_count + 1). Return BF_OK or BF_ERR_INVALID_ARGUMENT. */
+
+/* One peer per step, cycling through `rank`'s out-neighbors by clockwise distance
+ * (GetDynamicOnePeerSendRecvRanks); works with and without self-loops. Receives from every rank
+ * whose turn points at `rank`. */
+BF_API bf_status bf_schedule_one_peer(const bf_topology *topology, int rank, int64_t step,
+                                      int *send_ranks, int *send_count, int *recv_ranks,
+                                      int *recv_count, int capacity);
+/* Machine ids for an exponential-two machine schedule (GetExp2DynamicSendRecvMachineRanks). */
+BF_API bf_status bf_schedule_exp2_machine(int world_size, int local_size, int rank, int64_t step,
+                                          int *send_machines, int *send_count,
+                                          int *recv_machines, int *recv_count, int capacity);
+/* Inner ring inside each machine, one rank per step crossing to the next machine
+ * (GetInnerOuterRingDynamicSendRecvRanks). Needs local_size > 2. */
+BF_API bf_status bf_schedule_inner_outer_ring(int world_size, int local_size, int rank,
+                                              int64_t step, int *send_ranks, int *send_count,
+                                              int *recv_ranks, int *recv_count, int capacity);
+/* Exponential-two inside and across machines (GetInnerOuterExpo2DynamicSendRecvRanks).
+ * Needs local_size > 2 and at least 2 machines. */
+BF_API bf_status bf_schedule_inner_outer_exp2(int world_size, int local_size, int rank,
+                                              int64_t step, int *send_ranks, int *send_count,
+                                              int *recv_ranks, int *recv_count, int capacity);
+
+/* Makes `topology` the process topology used by static neighbor operations. Collective: every rank
+ * must pass the same graph (checked; BF_ERR_MISMATCH otherwise). The topology is copied.
+ * is_weighted != 0: static neighbor_allreduce defaults to the graph's weights; else to uniform
+ * 1/(in-degree+1). Refused with BF_ERR_IN_PROGRESS while operations are in flight. */
+BF_API bf_status bf_set_topology(const bf_topology *topology, int is_weighted);
+/* A copy of the current process topology (free it) and its weighted flag (either may be NULL). */
+BF_API bf_status bf_get_topology(bf_topology **out, int *is_weighted);
+
+/* ---------------------------------------------------------------------------------------------
+ * Handles for asynchronous operations. A handle is a process-local id (never 0). Every `_async`
+ * call that returns BF_OK gives a handle that must be released with bf_handle_free after it has
+ * completed. The blocking forms are the async form followed by bf_wait and bf_handle_free.
+ */
+typedef uint64_t bf_handle;
+
+/* Waits until the operation completes or timeout_ms passes (timeout_ms < 0: forever; 0: poll).
+ * Returns the operation's own status once complete (BF_OK, BF_ERR_MISMATCH, ...), BF_ERR_TIMEOUT
+ * if still in flight (the operation continues), BF_ERR_INVALID_ARGUMENT for an unknown handle.
+ * May be called repeatedly and from any thread. */
+BF_API bf_status bf_wait(bf_handle handle, int timeout_ms);
+/* *done = 1 if the operation has completed (bf_wait then returns at once), else 0. */
+BF_API bf_status bf_poll(bf_handle handle, int *done);
+/* Releases a completed handle. BF_ERR_IN_PROGRESS if still in flight (wait first),
+ * BF_ERR_INVALID_ARGUMENT if unknown or already freed. */
+BF_API bf_status bf_handle_free(bf_handle handle);
+
+/* ---------------------------------------------------------------------------------------------
+ * Operations. Each has a blocking form and an `_async` form; both are collective over the ranks the
+ * operation involves and must be issued in the same order on each of them. Every transfer carries
+ * a header, so a mismatch (different operation, name, dtype, element count or root) fails with
+ * BF_ERR_MISMATCH on every rank involved instead of hanging or corrupting memory.
+ * Dtypes: int8/16/32/64, uint8, float16, bfloat16, float32, float64 where the op makes sense;
+ * reductions of 16-bit floats accumulate in float32. Devices: kDLCPU, kDLCUDAHost.
+ */
+
+/* Arguments shared by the simple operations. */
+typedef struct bf_op_args {
+  size_t struct_size; /* sizeof(bf_op_args) */
+  /* Name matched across ranks (copied). NULL: "<op>.noname.<n>", n counting this rank's unnamed
+   * operations of that kind, so unnamed ops match when issued in the same order. */
+  const char *name;
+} bf_op_args;
+
+typedef enum bf_reduce_op {
+  BF_REDUCE_AVERAGE = 0, /* the default, as in BlueFog; floating dtypes only */
+  BF_REDUCE_SUM = 1
+} bf_reduce_op;
+
+typedef struct bf_allreduce_args {
+  size_t struct_size; /* sizeof(bf_allreduce_args) */
+  const char *name;
+  bf_reduce_op op;
+  int machine_local; /* nonzero: reduce over this machine's ranks only (average by local size) */
+} bf_allreduce_args;
+
+/* out = sum (or average) over ranks of in. out has in's dtype and shape. */
+BF_API bf_status bf_allreduce(const DLTensor *in, DLTensor *out, const bf_allreduce_args *args);
+BF_API bf_status bf_allreduce_async(const DLTensor *in, DLTensor *out,
+                                    const bf_allreduce_args *args, bf_handle *handle);
+
+/* out = root's in on every rank (on root, out receives a copy unless it aliases in). Every rank
+ * passes the same root, dtype and shape. */
+BF_API bf_status bf_broadcast(const DLTensor *in, DLTensor *out, int root_rank,
+                              const bf_op_args *args);
+BF_API bf_status bf_broadcast_async(const DLTensor *in, DLTensor *out, int root_rank,
+                                    const bf_op_args *args, bf_handle *handle);
+
+/* Concatenation of every rank's `in` along dim 0 in rank order. First dimensions may differ;
+ * other dimensions and the dtype must agree. ndim >= 1. The result is allocated by the library and
+ * handed over as a DLManagedTensor (*out; call its deleter when done). For the async form, *out is
+ * written when the operation completes: keep `out` valid and read it after bf_wait returns BF_OK. */
+BF_API bf_status bf_allgather(const DLTensor *in, DLManagedTensor **out, const bf_op_args *args);
+BF_API bf_status bf_allgather_async(const DLTensor *in, DLManagedTensor **out,
+                                    const bf_op_args *args, bf_handle *handle);
+
+/* Returns once every rank has entered the barrier. */
+BF_API bf_status bf_barrier(void);
+BF_API bf_status bf_barrier_async(bf_handle *handle);
+
+/* Neighbor operations: who sends to whom, with which weights.
+ *
+ * Static mode (dynamic == 0): every rank sends to its out-neighbors in the process topology and
+ * receives from its in-neighbors. Without has_weights, neighbor_allreduce uses the topology's
+ * weights (weighted topology) or uniform 1/(in-degree+1). With has_weights, src_ranks must be
+ * in-neighbors; in-neighbors left out get weight 0.
+ *
+ * Dynamic mode (dynamic != 0): this call's send list (dst_ranks, optionally scaled per destination
+ * by dst_weights, applied at the sender) and receive list (src_ranks with src_weights, required)
+ * replace the topology; any rank may appear; either list may be empty. Every rank's lists must be
+ * consistent (i sends to j iff j receives from i); check_topology != 0 verifies this globally first
+ * and fails on every rank with a message naming the ranks, at the cost of one allgather.
+ *
+ * neighbor_allreduce computes, for rank i,
+ *   out_i = self_weight * in_i + sum_{j in src} src_weight[j] * dst_weight_j[i] * in_j.
+ * Weights are doubles, applied in the tensor's precision (float32 for 16-bit floats). */
+typedef struct bf_neighbor_args {
+  size_t struct_size; /* sizeof(bf_neighbor_args) */
+  const char *name;
+  int has_weights; /* nonzero: self_weight and src_ranks/src_weights are given */
+  double self_weight;
+  int src_count;
+  const int *src_ranks;      /* src_count distinct ranks, not this rank */
+  const double *src_weights; /* src_count weights; NULL means 1.0 each */
+  int dynamic;               /* nonzero: use dst_ranks/src_ranks instead of the topology */
+  int dst_count;
+  const int *dst_ranks;      /* dst_count distinct ranks, not this rank */
+  const double *dst_weights; /* dst_count weights; NULL means 1.0 each (no scaling) */
+  int check_topology;
+} bf_neighbor_args;
+
+/* Weighted average with neighbors (formula above). out has in's dtype and shape. Float dtypes. */
+BF_API bf_status bf_neighbor_allreduce(const DLTensor *in, DLTensor *out,
+                                       const bf_neighbor_args *args);
+BF_API bf_status bf_neighbor_allreduce_async(const DLTensor *in, DLTensor *out,
+                                             const bf_neighbor_args *args, bf_handle *handle);
+
+/* Concatenation along dim 0 of the in-neighbors' tensors (self not included), in ascending rank
+ * order (static) or in src_ranks order (dynamic). First dimensions may differ. Weights are ignored.
+ * Output ownership as for bf_allgather. */
+BF_API bf_status bf_neighbor_allgather(const DLTensor *in, DLManagedTensor **out,
+                                       const bf_neighbor_args *args);
+BF_API bf_status bf_neighbor_allgather_async(const DLTensor *in, DLManagedTensor **out,
+                                             const bf_neighbor_args *args, bf_handle *handle);
+
+/* out = self_weight * in + pair_weight * (peer's in). Collective over this rank and peer_rank,
+ * which must call it with this rank as its peer. BlueFog's default is 0.5 and 0.5. Float dtypes. */
+BF_API bf_status bf_pair_gossip(const DLTensor *in, DLTensor *out, int peer_rank,
+                                double self_weight, double pair_weight, const bf_op_args *args);
+BF_API bf_status bf_pair_gossip_async(const DLTensor *in, DLTensor *out, int peer_rank,
+                                      double self_weight, double pair_weight,
+                                      const bf_op_args *args, bf_handle *handle);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* BLUEFOG_H_ */

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+// Helpers shared by the extern "C" entry points: context lookup, argument-struct reading, naming
+// arguments in messages, and the blocking = async + wait pattern.
+#pragma once
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "core/context.h"
+#include "core/runtime.h"
+
+namespace bluefog {
+
+Status RequireContext(std::shared_ptr<Context>* out);
+
+// "bf_allreduce: 'in' on rank 3"
+std::string ArgWhere(const char* function, const char* argument, int rank);
+
+// Copies an argument struct honoring struct_size: NULL gives all defaults (zeros + struct_size);
+// a smaller struct (older caller) is zero-extended; a larger one (newer caller) is accepted only
+// if the fields this library does not know are zero.
+template <typename Args>
+Status ReadArgs(const Args* given, const char* function, Args* out) {
+  Args args{};
+  args.struct_size = sizeof(Args);
+  if (given != nullptr) {
+    const size_t size = given->struct_size;
+    if (size < sizeof(size_t)) {
+      return Error(BF_ERR_INVALID_ARGUMENT, function, ": args->struct_size is ", size,
+                   "; set it to sizeof the argument struct");
+    }
+    if (size > sizeof(Args)) {
+      const auto* extra = reinterpret_cast<const unsigned char*>(given) + sizeof(Args);
+      if (std::any_of(extra, extra + (size - sizeof(Args)), [](unsigned char b) { return b; })) {
+        return Error(BF_ERR_UNSUPPORTED, function, ": args->struct_size is ", size,
+                     " and sets fields this library version (", sizeof(Args),
+                     " bytes) does not know");
+      }
+    }
+    std::memcpy(&args, given, std::min(size, sizeof(Args)));
+    args.struct_size = sizeof(Args);
+  }
+  *out = args;
+  return Status::Ok();
+}
+
+// Submits `op`, waits for it and frees its handle: the blocking form of every operation.
+Status RunBlocking(Context& context, std::unique_ptr<Op> op);
+
+}  // namespace bluefog

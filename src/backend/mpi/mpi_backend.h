@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+// The MPI backend: owns MPI initialization (when BlueFog starts MPI), the duplicated world and
+// machine-local communicators, and carries host memory. Lives on, and is only used from, the
+// engine thread.
+#pragma once
+
+#include <mpi.h>
+
+#include <memory>
+#include <vector>
+
+#include "backend/backend.h"
+
+namespace bluefog {
+
+// Where this process sits: world, machine-local group, and which machine.
+struct ProcessLayout {
+  int rank = -1, size = -1;
+  int local_rank = -1, local_size = -1;
+  int machine_rank = -1, machine_size = -1;
+  bool homogeneous = false;
+};
+
+class MpiBackend final : public Backend {
+ public:
+  struct Options {
+    const void* adopt_comm = nullptr;  // MPI_Comm* or NULL for MPI_COMM_WORLD
+    int nodes_per_machine = 0;         // 0: shared-memory split
+  };
+
+  // Initializes MPI if needed, duplicates the communicator and works out the process layout.
+  // Collective over the adopted communicator.
+  static Status Create(const Options& options, std::unique_ptr<MpiBackend>* out);
+  ~MpiBackend() override;
+
+  // Frees the communicators and finalizes MPI if Create initialized it. Collective.
+  Status Shutdown();
+
+  const ProcessLayout& layout() const { return layout_; }
+
+  int rank(Group group) const override;
+  int size(Group group) const override;
+  Status AllreduceMax(int64_t* values, int count, Group group) override;
+  Status AllgatherFixed(const void* mine, size_t bytes, void* all, Group group) override;
+  Status AllreduceSum(void* buffer, int64_t count, DType dtype, Group group) override;
+  Status Broadcast(void* buffer, size_t bytes, int root, Group group) override;
+  Status Allgatherv(const void* mine, size_t my_bytes, void* all,
+                    const std::vector<int64_t>& bytes_per_rank, Group group) override;
+  Status Exchange(std::span<const Outgoing> sends, std::span<Incoming> receives) override;
+
+ private:
+  MpiBackend() = default;
+  MPI_Comm comm(Group group) const { return group == Group::kWorld ? world_ : machine_; }
+  Status DiscoverLayout(int nodes_per_machine);
+  // Completes `request` while backing off, so idle waiting costs no CPU on oversubscribed cores.
+  Status WaitPolled(MPI_Request* request, const char* what);
+
+  bool initialized_mpi_ = false;
+  MPI_Comm world_ = MPI_COMM_NULL;
+  MPI_Comm machine_ = MPI_COMM_NULL;
+  ProcessLayout layout_;
+  std::vector<std::vector<std::byte>> send_buffers_;
+  std::vector<std::vector<std::byte>> receive_buffers_;
+  std::vector<float> widened_;  // float32 staging for 16-bit float reductions
+};
+
+}  // namespace bluefog

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: Apache-2.0
+// Option and environment parsing for bf_init.
+#include "core/config.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <algorithm>
+#include <cstring>
+#include <string>
+
+namespace bluefog {
+
+Status ReadPositiveIntEnv(const char* name, int* out) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return Status::Ok();
+  char* end = nullptr;
+  errno = 0;
+  const long value = std::strtol(text, &end, 10);
+  if (errno != 0 || *end != '\0' || value <= 0 || value > (1 << 30)) {
+    return Error(BF_ERR_INVALID_ARGUMENT, "environment variable ", name, "='", text,
+                 "' is not a positive integer");
+  }
+  *out = static_cast<int>(value);
+  return Status::Ok();
+}
+
+Status LoadConfig(const bf_init_options* options, Config* out) {
+  bf_init_options given{};
+  if (options != nullptr) {
+    if (options->struct_size < sizeof(size_t)) {
+      return Error(BF_ERR_INVALID_ARGUMENT, "bf_init: options->struct_size is ",
+                   options->struct_size, "; set it to sizeof(bf_init_options)");
+    }
+    std::memcpy(&given, options, std::min(options->struct_size, sizeof(given)));
+  }
+  Config config;
+  config.mpi_comm = given.mpi_comm;
+  if (given.nodes_per_machine < 0) {
+    return Error(BF_ERR_INVALID_ARGUMENT, "bf_init: options->nodes_per_machine is ",
+                 given.nodes_per_machine, "; it must be positive (or 0 for the default)");
+  }
+  config.nodes_per_machine = given.nodes_per_machine;
+  if (config.nodes_per_machine == 0) {
+    BF_RETURN_IF_ERROR(ReadPositiveIntEnv("BLUEFOG_NODES_PER_MACHINE", &config.nodes_per_machine));
+  }
+
+  bf_matching_mode mode = given.matching_mode;
+  if (mode == BF_MATCHING_DEFAULT) {
+    const char* text = std::getenv("BLUEFOG_MATCHING");
+    if (text == nullptr || *text == '\0' || std::strcmp(text, "ordered") == 0) {
+      mode = BF_MATCHING_ORDERED;
+    } else {
+      return Error(BF_ERR_INVALID_ARGUMENT, "environment variable BLUEFOG_MATCHING='", text,
+                   "' is not a matching mode this build has (ordered)");
+    }
+  }
+  if (mode != BF_MATCHING_ORDERED) {
+    return Error(BF_ERR_INVALID_ARGUMENT, "bf_init: options->matching_mode ",
+                 static_cast<int>(mode), " is not a matching mode this build has");
+  }
+  config.matching_mode = mode;
+  *out = config;
+  return Status::Ok();
+}
+
+}  // namespace bluefog

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: Apache-2.0
+// Config: bf_init options merged with BLUEFOG_* environment variables (options win).
+#pragma once
+
+#include "bluefog.h"
+#include "core/status.h"
+
+namespace bluefog {
+
+struct Config {
+  const void* mpi_comm = nullptr;
+  int nodes_per_machine = 0;  // 0: shared-memory split
+  bf_matching_mode matching_mode = BF_MATCHING_ORDERED;
+};
+
+// Reads min(options->struct_size, sizeof) bytes of `options` (NULL: defaults), then the
+// environment for fields left at zero. Malformed values are errors naming the variable.
+Status LoadConfig(const bf_init_options* options, Config* out);
+
+// Parses a positive integer environment variable; *out untouched when unset.
+Status ReadPositiveIntEnv(const char* name, int* out);
+
+}  // namespace bluefog

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: Apache-2.0
+// Context and the process-wide runtime slot behind bf_init / bf_finalize.
+#include "core/context.h"
+
+#include "core/runtime.h"
+#include "ops/execute.h"
+#include "topology/graph.h"
+
+namespace bluefog {
+
+Status Context::Create(const Config& config, std::shared_ptr<Context>* out) {
+  std::shared_ptr<Context> context(new Context());
+  MpiBackend::Options backend_options;
+  backend_options.adopt_comm = config.mpi_comm;
+  backend_options.nodes_per_machine = config.nodes_per_machine;
+  BF_RETURN_IF_ERROR(Engine::Start(backend_options, ExecuteOp, &context->engine_));
+
+  // BlueFog's default: the exponential-2 graph, unweighted.
+  Topology initial;
+  BF_RETURN_IF_ERROR(Topology::Exponential(context->layout().size, 2, &initial));
+  context->topology_ = std::make_shared<const Topology>(std::move(initial));
+  *out = std::move(context);
+  return Status::Ok();
+}
+
+Status Context::Submit(std::unique_ptr<Op> op, bf_handle* handle) {
+  auto completion = std::make_shared<Completion>();
+  op->completion = completion;
+  const uint64_t id = handles_.Add(completion);
+  Status status = engine_->Enqueue(std::move(op));
+  if (!status.ok()) {
+    completion->Complete(status);
+    (void)handles_.Free(id);
+    return status;
+  }
+  *handle = id;
+  return Status::Ok();
+}
+
+std::string Context::AutoName(OpKind kind) {
+  const uint64_t n = unnamed_counts_[static_cast<size_t>(kind)]++;
+  return std::string(OpKindName(kind)) + ".noname." + std::to_string(n);
+}
+
+std::shared_ptr<const Topology> Context::topology(bool* weighted) const {
+  std::lock_guard<std::mutex> lock(topology_mutex_);
+  if (weighted != nullptr) *weighted = topology_weighted_;
+  return topology_;
+}
+
+void Context::ReplaceTopology(std::shared_ptr<const Topology> topology, bool weighted) {
+  std::lock_guard<std::mutex> lock(topology_mutex_);
+  topology_ = std::move(topology);
+  topology_weighted_ = weighted;
+}
+
+Status Context::Shutdown() { return engine_->Stop(); }
+
+namespace {
+std::mutex runtime_mutex;
+std::shared_ptr<Context> runtime_context;
+}  // namespace
+
+std::shared_ptr<Context> CurrentContext() {
+  std::lock_guard<std::mutex> lock(runtime_mutex);
+  return runtime_context;
+}
+
+Status InitRuntime(const bf_init_options* options) {
+  Config config;
+  BF_RETURN_IF_ERROR(LoadConfig(options, &config));
+  std::lock_guard<std::mutex> lock(runtime_mutex);
+  if (runtime_context) return Status::Ok();  // already initialized: a no-op, as in BlueFog
+  return Context::Create(config, &runtime_context);
+}
+
+Status FinalizeRuntime() {
+  std::shared_ptr<Context> context;
+  {
+    std::lock_guard<std::mutex> lock(runtime_mutex);
+    context.swap(runtime_context);
+  }
+  if (!context) return NotInitialized();
+  return context->Shutdown();
+}
+
+}  // namespace bluefog

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: Apache-2.0
+// Context: the process-wide state between bf_init and bf_finalize — engine, layout, handles and
+// the current topology. The C API holds the one instance (runtime.h); everything else receives it.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/config.h"
+#include "core/engine.h"
+#include "core/handle_table.h"
+#include "core/op.h"
+
+namespace bluefog {
+
+class Topology;
+
+class Context {
+ public:
+  static Status Create(const Config& config, std::shared_ptr<Context>* out);
+
+  const ProcessLayout& layout() const { return engine_->layout(); }
+  HandleTable& handles() { return handles_; }
+  int in_flight() const { return engine_->in_flight(); }
+
+  // Registers a handle for `op` and queues it; *handle receives its id.
+  Status Submit(std::unique_ptr<Op> op, bf_handle* handle);
+  // "<kind>.noname.<n>", counting this rank's unnamed ops of that kind.
+  std::string AutoName(OpKind kind);
+
+  std::shared_ptr<const Topology> topology(bool* weighted) const;
+  void ReplaceTopology(std::shared_ptr<const Topology> topology, bool weighted);
+
+  Status Shutdown();
+
+ private:
+  Context() = default;
+
+  std::unique_ptr<Engine> engine_;
+  HandleTable handles_;
+  std::array<std::atomic<uint64_t>, 16> unnamed_counts_{};
+
+  mutable std::mutex topology_mutex_;
+  std::shared_ptr<const Topology> topology_;
+  bool topology_weighted_ = false;
+};
+
+}  // namespace bluefog

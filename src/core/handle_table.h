@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: Apache-2.0
+// Handles: process-local ids for operations in flight. Ids are never reused, so a freed or foreign
+// id is reported as such instead of touching freed memory.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "core/status.h"
+
+namespace bluefog {
+
+// Completion state shared by the engine (which completes it) and waiters (any thread).
+class Completion {
+ public:
+  void Complete(Status status);
+  bool done() const;
+  // Waits up to timeout_ms (< 0: forever). Returns false on timeout; else *status is the result.
+  bool Wait(int timeout_ms, Status* status) const;
+
+ private:
+  mutable std::mutex mutex_;
+  mutable std::condition_variable done_cv_;
+  bool done_ = false;
+  Status status_;
+};
+
+class HandleTable {
+ public:
+  // Registers a new in-flight operation; returns its handle id and its completion.
+  uint64_t Add(std::shared_ptr<Completion> completion);
+  // nullptr if `handle` is unknown or freed.
+  std::shared_ptr<Completion> Find(uint64_t handle) const;
+  Status Free(uint64_t handle);
+
+ private:
+  mutable std::mutex mutex_;
+  uint64_t next_id_ = 1;
+  std::unordered_map<uint64_t, std::shared_ptr<Completion>> handles_;
+};
+
+}  // namespace bluefog

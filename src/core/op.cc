@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: Apache-2.0
+// Op kind names and the name hash carried in wire headers and descriptors.
+#include "core/op.h"
+
+namespace bluefog {
+
+const char* OpKindName(OpKind kind) {
+  switch (kind) {
+    case OpKind::kAllreduce: return "allreduce";
+    case OpKind::kBroadcast: return "broadcast";
+    case OpKind::kAllgather: return "allgather";
+    case OpKind::kBarrier: return "barrier";
+    case OpKind::kNeighborAllreduce: return "neighbor_allreduce";
+    case OpKind::kNeighborAllgather: return "neighbor_allgather";
+    case OpKind::kPairGossip: return "pair_gossip";
+    case OpKind::kSetTopology: return "set_topology";
+  }
+  return "unknown";
+}
+
+uint64_t HashName(const std::string& name) {
+  // FNV-1a: stable across processes and builds, which std::hash does not promise.
+  uint64_t hash = 1469598103934665603ull;
+  for (unsigned char c : name) {
+    hash ^= c;
+    hash *= 1099511628211ull;
+  }
+  return hash;
+}
+
+}  // namespace bluefog

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: Apache-2.0
+// Op: one queued operation, fully validated and owning copies of everything the caller passed
+// except the borrowed tensors.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bluefog.h"
+#include "core/handle_table.h"
+#include "core/tensor.h"
+
+namespace bluefog {
+
+class Topology;
+
+enum class OpKind : uint8_t {
+  kAllreduce = 1,
+  kBroadcast,
+  kAllgather,
+  kBarrier,
+  kNeighborAllreduce,
+  kNeighborAllgather,
+  kPairGossip,
+  kSetTopology,
+};
+
+const char* OpKindName(OpKind kind);
+
+// The send/receive pattern and weights of one neighbor operation, resolved at enqueue time.
+struct NeighborPlan {
+  bool dynamic = false;
+  bool check_topology = false;
+  double self_weight = 1.0;
+  std::vector<int> src_ranks;       // receive from, in combine/gather order
+  std::vector<double> src_weights;  // parallel to src_ranks
+  std::vector<int> dst_ranks;       // send to
+  std::vector<double> dst_weights;  // parallel to dst_ranks; 1.0 means unscaled
+};
+
+struct Op {
+  OpKind kind = OpKind::kBarrier;
+  std::string name;
+  TensorRef in;
+  TensorRef out;  // unused by gathers (engine-allocated output) and barrier
+  DLManagedTensor** managed_out = nullptr;
+
+  bf_reduce_op reduce_op = BF_REDUCE_AVERAGE;  // allreduce
+  bool machine_local = false;                  // allreduce
+  int root_or_peer = -1;                       // broadcast root, pair_gossip peer
+  double pair_weight = 0.0;                    // pair_gossip (self weight in neighbor.self_weight)
+  NeighborPlan neighbor;                       // neighbor ops, pair_gossip
+  std::shared_ptr<const Topology> topology;    // set_topology
+  bool topology_weighted = false;              // set_topology
+
+  std::shared_ptr<Completion> completion;
+};
+
+uint64_t HashName(const std::string& name);
+
+}  // namespace bluefog

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: Apache-2.0
+// DLTensor validation: everything a caller can get wrong is caught here, before the engine sees it.
+#include "core/tensor.h"
+
+#include <limits>
+#include <sstream>
+
+namespace bluefog {
+
+namespace {
+constexpr int kMaxDims = 64;
+// Payloads are counted in bytes as int64 end to end; keep well clear of overflow.
+constexpr int64_t kMaxBytes = int64_t{1} << 46;
+}  // namespace
+
+int64_t TensorRef::row_elements() const {
+  int64_t row = 1;
+  for (size_t d = 1; d < shape.size(); ++d) row *= shape[d];
+  return row;
+}
+
+std::string TensorRef::Describe() const {
+  std::ostringstream text;
+  text << DTypeName(dtype) << "[";
+  for (size_t d = 0; d < shape.size(); ++d) text << (d ? ", " : "") << shape[d];
+  text << "]";
+  return text.str();
+}
+
+Status ValidateTensor(const DLTensor* tensor, const std::string& what, TensorRef* out) {
+  if (tensor == nullptr) return Error(BF_ERR_INVALID_ARGUMENT, what, " is NULL");
+  if (tensor->ndim < 0 || tensor->ndim > kMaxDims) {
+    return Error(BF_ERR_INVALID_ARGUMENT, what, " has ndim ", tensor->ndim, " (must be 0..",
+                 kMaxDims, ")");
+  }
+  if (tensor->ndim > 0 && tensor->shape == nullptr) {
+    return Error(BF_ERR_INVALID_ARGUMENT, what, " has ndim ", tensor->ndim, " but shape is NULL");
+  }
+  TensorRef ref;
+  BF_RETURN_IF_ERROR(DTypeFromDLPack(tensor->dtype, what, &ref.dtype));
+  const DLDeviceType device = tensor->device.device_type;
+  if (device == kDLCUDA) {
+    return Error(BF_ERR_UNSUPPORTED, what,
+                 " is on a CUDA device; this build has no GPU backend yet (host memory only)");
+  }
+  if (device != kDLCPU && device != kDLCUDAHost) {
+    return Error(BF_ERR_UNSUPPORTED, what, " is on device type ", static_cast<int>(device),
+                 "; supported: kDLCPU, kDLCUDAHost");
+  }
+  ref.device = tensor->device;
+
+  const int64_t element_size = static_cast<int64_t>(ElementSize(ref.dtype));
+  int64_t elements = 1;
+  ref.shape.assign(tensor->shape, tensor->shape + tensor->ndim);
+  for (int d = 0; d < tensor->ndim; ++d) {
+    const int64_t extent = tensor->shape[d];
+    if (extent < 0) {
+      return Error(BF_ERR_INVALID_ARGUMENT, what, " has negative extent ", extent, " in dim ", d);
+    }
+    if (extent != 0 && elements > kMaxBytes / element_size / extent) {
+      return Error(BF_ERR_INVALID_ARGUMENT, what, " is too large: its byte size overflows");
+    }
+    elements *= extent;
+  }
+  ref.num_elements = elements;
+
+  if (tensor->strides != nullptr && elements > 0) {
+    int64_t expected = 1;
+    for (int d = tensor->ndim - 1; d >= 0; --d) {
+      // Dimensions of extent 1 may carry any stride (PyTorch reports such strides freely).
+      if (tensor->shape[d] != 1 && tensor->strides[d] != expected) {
+        return Error(BF_ERR_INVALID_ARGUMENT, what,
+                     " is not contiguous: stride of dim ", d, " is ", tensor->strides[d],
+                     ", a compact row-major layout needs ", expected);
+      }
+      expected *= tensor->shape[d];
+    }
+  }
+  if (tensor->data == nullptr && elements > 0) {
+    return Error(BF_ERR_INVALID_ARGUMENT, what, " has NULL data but ", elements, " elements");
+  }
+  if (tensor->byte_offset % static_cast<uint64_t>(element_size) != 0) {
+    return Error(BF_ERR_INVALID_ARGUMENT, what, " has byte_offset ", tensor->byte_offset,
+                 ", not a multiple of its element size ", element_size);
+  }
+  ref.data = static_cast<char*>(tensor->data) + tensor->byte_offset;
+  if (elements > 0 && reinterpret_cast<uintptr_t>(ref.data) % element_size != 0) {
+    return Error(BF_ERR_INVALID_ARGUMENT, what, " data is not aligned to its element size ",
+                 element_size);
+  }
+  *out = std::move(ref);
+  return Status::Ok();
+}
+
+Status RequireSameLayout(const TensorRef& in, const TensorRef& out, const std::string& what) {
+  if (in.dtype != out.dtype || in.shape != out.shape) {
+    return Error(BF_ERR_INVALID_ARGUMENT, what, " is ", out.Describe(), " but 'in' is ",
+                 in.Describe(), "; they must have the same dtype and shape");
+  }
+  return Status::Ok();
+}
+
+bool SameMemory(const TensorRef& a, const TensorRef& b) { return a.data == b.data; }
+
+}  // namespace bluefog

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: Apache-2.0
+// Descriptor agreement: one small allreduce (max of d and of -d) decides; only on disagreement are
+// the descriptors gathered to name the ranks and what differs.
+#include "ops/agreement.h"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <sstream>
+
+namespace bluefog {
+
+namespace {
+
+constexpr int kCompared = 6;  // kind .. flags; rows may differ
+
+void ComparedFields(const OpDescriptor& d, int64_t* fields) {
+  fields[0] = d.kind;
+  fields[1] = d.name_hash;
+  fields[2] = d.dtype;
+  fields[3] = d.elements;
+  fields[4] = d.root;
+  fields[5] = d.flags;
+}
+
+bool SameOp(const OpDescriptor& a, const OpDescriptor& b) {
+  int64_t fa[kCompared], fb[kCompared];
+  ComparedFields(a, fa);
+  ComparedFields(b, fb);
+  return std::equal(fa, fa + kCompared, fb);
+}
+
+std::string RankList(const std::vector<int>& ranks) {
+  std::ostringstream text;
+  text << (ranks.size() == 1 ? "rank " : "ranks ");
+  for (size_t i = 0; i < ranks.size(); ++i) text << (i ? "," : "") << ranks[i];
+  return text.str();
+}
+
+Status MismatchError(const std::vector<OpDescriptor>& all, int my_rank) {
+  // Group ranks by what they posted, in order of first appearance.
+  std::vector<std::pair<OpDescriptor, std::vector<int>>> groups;
+  for (int r = 0; r < static_cast<int>(all.size()); ++r) {
+    auto it = std::find_if(groups.begin(), groups.end(),
+                           [&](const auto& g) { return SameOp(g.first, all[r]); });
+    if (it == groups.end()) {
+      groups.push_back({all[r], {r}});
+    } else {
+      it->second.push_back(r);
+    }
+  }
+  std::ostringstream text;
+  text << "mismatched collective operations (seen on rank " << my_rank << "): ";
+  for (size_t g = 0; g < groups.size(); ++g) {
+    text << (g ? "; " : "") << RankList(groups[g].second) << " posted "
+         << groups[g].first.Describe();
+  }
+  return Status(BF_ERR_MISMATCH, text.str());
+}
+
+}  // namespace
+
+OpDescriptor OpDescriptor::For(const Op& op) {
+  OpDescriptor d;
+  d.kind = static_cast<int64_t>(op.kind);
+  d.name_hash = static_cast<int64_t>(HashName(op.name));
+  std::strncpy(d.name, op.name.c_str(), sizeof(d.name) - 1);
+  if (op.kind == OpKind::kBarrier) return d;
+  d.dtype = static_cast<int64_t>(op.in.dtype);
+  switch (op.kind) {
+    case OpKind::kAllgather:
+      d.elements = op.in.row_elements();
+      d.rows = op.in.shape.empty() ? 1 : op.in.shape[0];
+      d.flags = static_cast<int64_t>(op.in.shape.size());
+      break;
+    case OpKind::kBroadcast:
+      d.elements = op.in.num_elements;
+      d.root = op.root_or_peer;
+      break;
+    case OpKind::kAllreduce:
+      d.elements = op.in.num_elements;
+      d.flags = static_cast<int64_t>(op.reduce_op) | (op.machine_local ? 0x100 : 0);
+      break;
+    default:
+      d.elements = op.in.num_elements;
+      break;
+  }
+  return d;
+}
+
+std::string OpDescriptor::Describe() const {
+  std::ostringstream text;
+  const auto op_kind = static_cast<OpKind>(kind);
+  text << OpKindName(op_kind) << " '" << std::string(name, strnlen(name, sizeof(name))) << "'";
+  if (op_kind == OpKind::kBarrier || op_kind == OpKind::kSetTopology) return text.str();
+  text << " (" << DTypeName(static_cast<DType>(dtype));
+  if (op_kind == OpKind::kAllgather) {
+    text << ", " << flags << "-d rows of " << elements << " elements";
+  } else {
+    text << ", " << elements << " elements";
+  }
+  if (op_kind == OpKind::kBroadcast) text << ", root " << root;
+  if (op_kind == OpKind::kAllreduce) {
+    text << ((flags & 0xFF) == BF_REDUCE_SUM ? ", sum" : ", average");
+    if (flags & 0x100) text << ", machine-local";
+  }
+  if (op_kind == OpKind::kSetTopology) text << ", fingerprint " << elements;
+  text << ")";
+  return text.str();
+}
+
+Status AgreeOnOp(Backend& backend, const OpDescriptor& mine, Group group) {
+  int64_t fields[2 * kCompared];
+  ComparedFields(mine, fields);
+  for (int i = 0; i < kCompared; ++i) fields[kCompared + i] = -fields[i];
+  BF_RETURN_IF_ERROR(backend.AllreduceMax(fields, 2 * kCompared, group));
+  int64_t expected[kCompared];
+  ComparedFields(mine, expected);
+  bool agreed = true;
+  for (int i = 0; i < kCompared; ++i) {
+    agreed = agreed && fields[i] == expected[i] && -fields[kCompared + i] == expected[i];
+  }
+  if (agreed) return Status::Ok();
+  std::vector<OpDescriptor> all;
+  return AgreeAndGather(backend, mine, group, &all);
+}
+
+Status AgreeAndGather(Backend& backend, const OpDescriptor& mine, Group group,
+                      std::vector<OpDescriptor>* all) {
+  all->assign(backend.size(group), OpDescriptor{});
+  BF_RETURN_IF_ERROR(backend.AllgatherFixed(&mine, sizeof(OpDescriptor), all->data(), group));
+  for (const OpDescriptor& other : *all) {
+    if (!SameOp(other, mine)) return MismatchError(*all, backend.rank(Group::kWorld));
+  }
+  return Status::Ok();
+}
+
+}  // namespace bluefog

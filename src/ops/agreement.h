@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: Apache-2.0
+// Agreement: before a global collective moves data, every rank checks that all ranks posted the
+// same operation (kind, name, dtype, size, root). A mismatch fails on every rank with one message.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "backend/backend.h"
+#include "core/op.h"
+
+namespace bluefog {
+
+struct OpDescriptor {
+  int64_t kind = 0;
+  int64_t name_hash = 0;
+  int64_t dtype = -1;
+  int64_t elements = 0;  // whole tensor, or elements per row for gathers
+  int64_t root = -1;
+  int64_t flags = 0;     // reduce op, machine-local, ndim for gathers
+  int64_t rows = 0;      // gathers: this rank's dim 0 (may differ between ranks)
+  char name[40] = {};
+
+  static OpDescriptor For(const Op& op);
+  std::string Describe() const;
+};
+
+// Fails with BF_ERR_MISMATCH on every rank unless all descriptors agree (rows excepted).
+Status AgreeOnOp(Backend& backend, const OpDescriptor& mine, Group group);
+// Same check, returning every rank's descriptor (gathers need the rows).
+Status AgreeAndGather(Backend& backend, const OpDescriptor& mine, Group group,
+                      std::vector<OpDescriptor>* all);
+
+}  // namespace bluefog

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: Apache-2.0
+// Global collectives: allreduce, broadcast, allgather, barrier and the set-topology agreement.
+// Each first agrees on the op across ranks, so MPI only ever sees matching collectives.
+#include <cstring>
+
+#include "core/managed_tensor.h"
+#include "ops/agreement.h"
+#include "ops/combine.h"
+#include "ops/execute.h"
+#include "topology/graph.h"
+
+namespace bluefog {
+
+namespace {
+
+void CopyIfDistinct(const TensorRef& in, const TensorRef& out) {
+  if (!SameMemory(in, out) && in.num_bytes() > 0) std::memcpy(out.data, in.data, in.num_bytes());
+}
+
+}  // namespace
+
+Status RunAllreduce(Op& op, Backend& backend) {
+  BF_RETURN_IF_ERROR(AgreeOnOp(backend, OpDescriptor::For(op), Group::kWorld));
+  const Group group = op.machine_local ? Group::kMachine : Group::kWorld;
+  CopyIfDistinct(op.in, op.out);
+  BF_RETURN_IF_ERROR(backend.AllreduceSum(op.out.data, op.out.num_elements, op.out.dtype, group));
+  const int ranks = backend.size(group);
+  if (op.reduce_op == BF_REDUCE_AVERAGE && ranks > 1) {
+    Scale(op.out.dtype, op.out.data, op.out.data, 1.0 / ranks,
+          static_cast<size_t>(op.out.num_elements));
+  }
+  return Status::Ok();
+}
+
+Status RunBroadcast(Op& op, Backend& backend) {
+  BF_RETURN_IF_ERROR(AgreeOnOp(backend, OpDescriptor::For(op), Group::kWorld));
+  if (backend.rank(Group::kWorld) == op.root_or_peer) CopyIfDistinct(op.in, op.out);
+  return backend.Broadcast(op.out.data, op.out.num_bytes(), op.root_or_peer, Group::kWorld);
+}
+
+Status RunAllgather(Op& op, Backend& backend) {
+  std::vector<OpDescriptor> all;
+  BF_RETURN_IF_ERROR(AgreeAndGather(backend, OpDescriptor::For(op), Group::kWorld, &all));
+  const size_t row_bytes = static_cast<size_t>(op.in.row_elements()) * ElementSize(op.in.dtype);
+  std::vector<int64_t> bytes_per_rank(all.size());
+  int64_t total_rows = 0;
+  for (size_t r = 0; r < all.size(); ++r) {
+    bytes_per_rank[r] = all[r].rows * static_cast<int64_t>(row_bytes);
+    total_rows += all[r].rows;
+  }
+  std::vector<int64_t> shape = op.in.shape;
+  shape[0] = total_rows;
+  DLManagedTensor* result = NewManagedTensor(op.in.dtype, shape);
+  Status status = backend.Allgatherv(op.in.data, op.in.num_bytes(), result->dl_tensor.data,
+                                     bytes_per_rank, Group::kWorld);
+  if (!status.ok()) {
+    result->deleter(result);
+    return status;
+  }
+  *op.managed_out = result;
+  return Status::Ok();
+}
+
+Status RunBarrier(Op& op, Backend& backend) {
+  // Agreement is itself a synchronization of every rank.
+  return AgreeOnOp(backend, OpDescriptor::For(op), Group::kWorld);
+}
+
+Status RunSetTopology(Op& op, Backend& backend) {
+  OpDescriptor descriptor = OpDescriptor::For(op);
+  descriptor.elements = static_cast<int64_t>(op.topology->fingerprint());
+  descriptor.flags = op.topology_weighted ? 1 : 0;
+  Status status = AgreeOnOp(backend, descriptor, Group::kWorld);
+  if (status.code() == BF_ERR_MISMATCH) {
+    return Status(BF_ERR_MISMATCH,
+                  "bf_set_topology: ranks passed different topologies or weighted flags (" +
+                      status.message() + ")");
+  }
+  return status;
+}
+
+}  // namespace bluefog

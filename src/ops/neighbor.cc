@@ -1,0 +1,172 @@
+// SPDX-License-Identifier: Apache-2.0
+// Neighbor operations: neighbor_allreduce, neighbor_allgather and pair_gossip. Each is one framed
+// point-to-point exchange with the ranks of its plan, checked header by header, then a local step.
+#include <cstring>
+#include <sstream>
+#include <vector>
+
+#include "core/managed_tensor.h"
+#include "ops/combine.h"
+#include "ops/execute.h"
+
+namespace bluefog {
+
+namespace {
+
+WireHeader HeaderFor(const Op& op, int my_rank) {
+  WireHeader header;
+  header.op_kind = static_cast<uint8_t>(op.kind);
+  header.dtype = static_cast<uint8_t>(op.in.dtype);
+  header.wire_dtype = header.dtype;
+  header.flags = static_cast<uint8_t>(op.in.shape.size());
+  header.sender = my_rank;
+  header.name_hash = HashName(op.name);
+  header.payload_elements = op.in.num_elements;
+  header.row_elements = op.in.row_elements();
+  std::strncpy(header.name, op.name.c_str(), sizeof(header.name) - 1);
+  return header;
+}
+
+std::string DescribeHeader(const WireHeader& header) {
+  std::ostringstream text;
+  const auto kind = static_cast<OpKind>(header.op_kind);
+  text << OpKindName(kind) << " '" << std::string(header.name, strnlen(header.name, 24)) << "'"
+       << " (" << DTypeName(static_cast<DType>(header.dtype)) << ", "
+       << header.payload_elements << " elements)";
+  return text.str();
+}
+
+// A received header must describe the same op, name and dtype; `same_size` also demands the
+// element count (allreduce-like ops) rather than only the row size (gathers).
+Status CheckIncoming(const Op& op, const Incoming& incoming, int my_rank, bool same_size) {
+  const WireHeader& got = incoming.header;
+  const WireHeader expected = HeaderFor(op, my_rank);
+  bool match = got.magic == WireHeader::kMagic && got.op_kind == expected.op_kind &&
+               got.name_hash == expected.name_hash && got.dtype == expected.dtype &&
+               got.sender == incoming.peer;
+  if (same_size) {
+    match = match && got.payload_elements == expected.payload_elements;
+  } else {
+    match = match && got.row_elements == expected.row_elements && got.flags == expected.flags;
+  }
+  const size_t payload_bytes =
+      static_cast<size_t>(got.payload_elements) * ElementSize(static_cast<DType>(got.dtype));
+  match = match && incoming.payload_bytes == payload_bytes;
+  if (match) return Status::Ok();
+  if (got.magic != WireHeader::kMagic) {
+    return Error(BF_ERR_MISMATCH, "rank ", my_rank, " received a message from rank ",
+                 incoming.peer, " that is not a BlueFog neighbor message while running ",
+                 DescribeHeader(expected));
+  }
+  return Error(BF_ERR_MISMATCH, "mismatched neighbor operations: rank ", my_rank, " runs ",
+               DescribeHeader(expected), " but rank ", incoming.peer, " sent ",
+               DescribeHeader(got));
+}
+
+// Dynamic plans: all ranks share their send/receive sets and check i->j is sent iff received.
+Status CheckTopologyConsistency(const Op& op, Backend& backend) {
+  const int size = backend.size(Group::kWorld);
+  const int me = backend.rank(Group::kWorld);
+  std::vector<uint8_t> mine(2 * static_cast<size_t>(size), 0);  // [sends to | receives from]
+  for (int d : op.neighbor.dst_ranks) mine[d] = 1;
+  for (int s : op.neighbor.src_ranks) mine[size + s] = 1;
+  std::vector<uint8_t> all(mine.size() * size);
+  BF_RETURN_IF_ERROR(backend.AllgatherFixed(mine.data(), mine.size(), all.data(), Group::kWorld));
+  auto sends = [&](int i, int j) { return all[i * 2 * size + j] != 0; };
+  auto receives = [&](int j, int i) { return all[j * 2 * size + size + i] != 0; };
+  std::ostringstream problems;
+  int count = 0;
+  for (int i = 0; i < size; ++i) {
+    for (int j = 0; j < size; ++j) {
+      if (sends(i, j) == receives(j, i)) continue;
+      if (count++ < 8) {
+        problems << (count > 1 ? "; " : "") << "rank " << i
+                 << (sends(i, j) ? " sends to " : " does not send to ") << j << " but " << j
+                 << (receives(j, i) ? " receives from " : " does not receive from ") << i;
+      }
+    }
+  }
+  if (count == 0) return Status::Ok();
+  return Error(BF_ERR_MISMATCH, OpKindName(op.kind), " '", op.name, "' (seen on rank ", me,
+               "): send and receive lists do not match: ", problems.str(),
+               count > 8 ? " (and more)" : "");
+}
+
+// Sends `op.in` (scaled per destination when asked) to the plan's destinations and receives one
+// message from each source.
+Status ExchangeWithNeighbors(Op& op, Backend& backend, std::vector<Incoming>* incoming) {
+  const NeighborPlan& plan = op.neighbor;
+  if (plan.dynamic && plan.check_topology) BF_RETURN_IF_ERROR(CheckTopologyConsistency(op, backend));
+  const int me = backend.rank(Group::kWorld);
+  const WireHeader header = HeaderFor(op, me);
+  std::vector<Outgoing> sends(plan.dst_ranks.size());
+  std::vector<std::vector<std::byte>> scaled(plan.dst_ranks.size());
+  for (size_t k = 0; k < plan.dst_ranks.size(); ++k) {
+    sends[k].peer = plan.dst_ranks[k];
+    sends[k].header = header;
+    sends[k].payload = op.in.data;
+    sends[k].payload_bytes = op.in.num_bytes();
+    if (k < plan.dst_weights.size() && plan.dst_weights[k] != 1.0) {
+      scaled[k].resize(op.in.num_bytes());
+      Scale(op.in.dtype, scaled[k].data(), op.in.data, plan.dst_weights[k],
+            static_cast<size_t>(op.in.num_elements));
+      sends[k].payload = scaled[k].data();
+    }
+  }
+  incoming->assign(plan.src_ranks.size(), Incoming{});
+  for (size_t k = 0; k < plan.src_ranks.size(); ++k) (*incoming)[k].peer = plan.src_ranks[k];
+  return backend.Exchange(sends, *incoming);
+}
+
+Status CombineReceived(Op& op, const std::vector<Incoming>& incoming, int me) {
+  std::vector<const void*> sources;
+  std::vector<double> weights;
+  for (size_t k = 0; k < incoming.size(); ++k) {
+    BF_RETURN_IF_ERROR(CheckIncoming(op, incoming[k], me, /*same_size=*/true));
+    if (op.neighbor.src_weights[k] == 0.0) continue;  // received (static pattern), not combined
+    sources.push_back(incoming[k].payload);
+    weights.push_back(op.neighbor.src_weights[k]);
+  }
+  WeightedCombine(op.in.dtype, op.out.data, op.in.data, op.neighbor.self_weight, sources, weights,
+                  static_cast<size_t>(op.in.num_elements));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status RunNeighborAllreduce(Op& op, Backend& backend) {
+  std::vector<Incoming> incoming;
+  BF_RETURN_IF_ERROR(ExchangeWithNeighbors(op, backend, &incoming));
+  return CombineReceived(op, incoming, backend.rank(Group::kWorld));
+}
+
+Status RunPairGossip(Op& op, Backend& backend) {
+  std::vector<Incoming> incoming;
+  BF_RETURN_IF_ERROR(ExchangeWithNeighbors(op, backend, &incoming));
+  return CombineReceived(op, incoming, backend.rank(Group::kWorld));
+}
+
+Status RunNeighborAllgather(Op& op, Backend& backend) {
+  std::vector<Incoming> incoming;
+  BF_RETURN_IF_ERROR(ExchangeWithNeighbors(op, backend, &incoming));
+  const int me = backend.rank(Group::kWorld);
+  int64_t total_rows = 0;
+  for (const Incoming& in : incoming) {
+    BF_RETURN_IF_ERROR(CheckIncoming(op, in, me, /*same_size=*/false));
+    const int64_t row = in.header.row_elements;
+    total_rows += row == 0 ? 0 : in.header.payload_elements / row;
+  }
+  std::vector<int64_t> shape = op.in.shape;
+  if (shape.empty()) shape.push_back(1);  // rank-0 tensors gather as rows of one element
+  shape[0] = total_rows;
+  DLManagedTensor* result = NewManagedTensor(op.in.dtype, shape);
+  auto* cursor = static_cast<std::byte*>(result->dl_tensor.data);
+  for (const Incoming& in : incoming) {
+    if (in.payload_bytes) std::memcpy(cursor, in.payload, in.payload_bytes);
+    cursor += in.payload_bytes;
+  }
+  *op.managed_out = result;
+  return Status::Ok();
+}
+
+}  // namespace bluefog
