@@ -147,15 +147,25 @@ void AppendTwoByTwoEigenvalues(double a, double b, double c, double d,
   }
 }
 
-// One implicit double-shift QR step on the unreduced window h[lo..hi][lo..hi] (hi - lo >= 2),
-// with shifts given by their sum and product so that complex-conjugate pairs stay real. Only the
-// window is updated: the rest of the matrix does not influence the window's eigenvalues.
-void FrancisStep(SquareView h, int lo, int hi, double shift_sum, double shift_product) {
-  // First column of (H - s1 I)(H - s2 I), which has only three non-zeros.
-  double x = h(lo, lo) * h(lo, lo) + h(lo, lo + 1) * h(lo + 1, lo) - shift_sum * h(lo, lo) +
-             shift_product;
-  double y = h(lo + 1, lo) * (h(lo, lo) + h(lo + 1, lo + 1) - shift_sum);
-  double z = h(lo + 1, lo) * h(lo + 2, lo + 1);
+// The two shifts of a Francis step, given as the eigenvalues of [[a, b], [c, d]] so that a complex
+// pair stays real; only the product b * c matters.
+struct ShiftBlock {
+  double a;
+  double d;
+  double b_times_c;
+};
+
+// One implicit double-shift QR step on the unreduced window h[lo..hi][lo..hi] (hi - lo >= 2).
+// Only the window is updated: the rest of the matrix does not influence the window's eigenvalues.
+void FrancisStep(SquareView h, int lo, int hi, const ShiftBlock& shifts) {
+  // First column of (H - s1 I)(H - s2 I), divided by h[lo+1][lo] (non-zero in an unreduced
+  // window). Written with differences of diagonal entries: expanding h00^2 - (s1 + s2) h00 + s1 s2
+  // instead cancels catastrophically once the shifts are close to h00, i.e. near convergence.
+  const double h00 = h(lo, lo);
+  const double h10 = h(lo + 1, lo);
+  double x = ((h00 - shifts.a) * (h00 - shifts.d) - shifts.b_times_c) / h10 + h(lo, lo + 1);
+  double y = (h00 - shifts.a) + (h(lo + 1, lo + 1) - shifts.d);
+  double z = h(lo + 2, lo + 1);
   // Chase the bulge that the first reflector creates down the subdiagonal.
   for (int k = lo; k <= hi - 2; ++k) {
     double v[3] = {x, y, z};
@@ -220,21 +230,18 @@ Status HessenbergEigenvalues(SquareView h, std::vector<std::complex<double>>* ei
                    " QR steps on a ", n, "x", n, " matrix");
     }
     ++steps_since_deflation;
-    double shift_sum;
-    double shift_product;
+    ShiftBlock shifts;
     if (steps_since_deflation % 10 == 0) {
       // Exceptional shifts: the eigenvalue-based shifts can cycle forever (a cyclic permutation
-      // matrix is the classic case); an unrelated pair breaks the symmetry.
+      // matrix is the classic case); an unrelated complex pair breaks the symmetry.
       const double spread = std::abs(h(hi, hi - 1)) + std::abs(h(hi - 1, hi - 2));
       const double center = h(hi, hi) + 0.75 * spread;
-      shift_sum = 2.0 * center;
-      shift_product = center * center + 0.4375 * spread * spread;
+      shifts = {center, center, -0.4375 * spread * spread};
     } else {
       // The eigenvalues of the trailing 2x2 block (Francis' standard choice).
-      shift_sum = h(hi - 1, hi - 1) + h(hi, hi);
-      shift_product = h(hi - 1, hi - 1) * h(hi, hi) - h(hi - 1, hi) * h(hi, hi - 1);
+      shifts = {h(hi - 1, hi - 1), h(hi, hi), h(hi - 1, hi) * h(hi, hi - 1)};
     }
-    FrancisStep(h, lo, hi, shift_sum, shift_product);
+    FrancisStep(h, lo, hi, shifts);
   }
   return Status::Ok();
 }

@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: Apache-2.0
+// Multi-rank tests of neighbor_allreduce (static, weighted, explicit, dynamic, dst-scaled, empty
+// lists), neighbor_allgather, pair_gossip, mismatch reporting and consensus convergence, against
+// closed-form references.
+#include <mpi.h>
+
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "test_util.h"
+
+namespace bftest {
+namespace {
+
+double Value(int rank, int64_t i) { return static_cast<double>(rank + 1) + 0.25 * (i % 5); }
+
+class NeighborAllreduce : public ::testing::TestWithParam<DLDataType> {
+ protected:
+  void SetUp() override {  // every test starts from BlueFog's default topology
+    bf_topology* exp2 = nullptr;
+    ASSERT_BF_OK(bf_topology_exponential(size, 2, &exp2));
+    ASSERT_BF_OK(bf_set_topology(exp2, 0));
+    bf_topology_free(exp2);
+  }
+  int rank = bf_rank();
+  int size = bf_size();
+};
+
+TEST_P(NeighborAllreduce, StaticUniformDefaultOutOfPlaceAndInPlace) {
+  const DLDataType type = GetParam();
+  HostTensor in(type, {4, 5}), out(type, {4, 5});
+  for (int64_t i = 0; i < in.size(); ++i) in.Set(i, Value(rank, i));
+  ASSERT_BF_OK(bf_neighbor_allreduce(in.get(), out.get(), nullptr));
+  const std::vector<int> sources = Exp2InNeighbors(rank, size);
+  for (int64_t i = 0; i < in.size(); ++i) {
+    double expected = Value(rank, i);
+    for (int s : sources) expected += Value(s, i);
+    expected /= static_cast<double>(sources.size() + 1);
+    EXPECT_NEAR(out.Get(i), expected, Tolerance(type, expected)) << TypeName(type);
+    EXPECT_EQ(in.Get(i), Value(rank, i)) << "input modified";
+  }
+  ASSERT_BF_OK(bf_neighbor_allreduce(in.get(), in.get(), nullptr));
+  for (int64_t i = 0; i < in.size(); ++i) EXPECT_EQ(in.Get(i), out.Get(i)) << "in place differs";
+}
+
+TEST_P(NeighborAllreduce, ExplicitWeightsGiveTheSum) {
+  const DLDataType type = GetParam();
+  HostTensor x(type, {9});
+  for (int64_t i = 0; i < x.size(); ++i) x.Set(i, Value(rank, i));
+  const std::vector<int> sources = Exp2InNeighbors(rank, size);
+  std::vector<double> ones(sources.size(), 1.0);
+  bf_neighbor_args args{};
+  args.struct_size = sizeof(args);
+  args.has_weights = 1;
+  args.self_weight = 1.0;
+  args.src_count = static_cast<int>(sources.size());
+  args.src_ranks = sources.data();
+  args.src_weights = ones.data();
+  ASSERT_BF_OK(bf_neighbor_allreduce(x.get(), x.get(), &args));
+  for (int64_t i = 0; i < x.size(); ++i) {
+    double expected = Value(rank, i);
+    for (int s : sources) expected += Value(s, i);
+    EXPECT_NEAR(x.Get(i), expected, Tolerance(type, expected)) << TypeName(type);
+  }
+}
+
+TEST_P(NeighborAllreduce, PartialSourceWeightsPairWithTheirRanks) {
+  const DLDataType type = GetParam();
+  const std::vector<int> sources = Exp2InNeighbors(rank, size);
+  if (sources.size() < 2) GTEST_SKIP() << "needs two in-neighbors";
+  HostTensor x(type, {3});
+  for (int64_t i = 0; i < x.size(); ++i) x.Set(i, Value(rank, i));
+  const int chosen = sources.back();  // the last in-neighbor only, weight 0.5
+  const double weight = 0.5;
+  bf_neighbor_args args{sizeof(args), "partial", 1, 0.5, 1, &chosen, &weight};
+  ASSERT_BF_OK(bf_neighbor_allreduce(x.get(), x.get(), &args));
+  for (int64_t i = 0; i < x.size(); ++i) {
+    const double expected = 0.5 * Value(rank, i) + 0.5 * Value(chosen, i);
+    EXPECT_NEAR(x.Get(i), expected, Tolerance(type, expected)) << TypeName(type);
+  }
+}
+
+TEST_P(NeighborAllreduce, DynamicOnePeerWithDestinationWeights) {
+  const DLDataType type = GetParam();
+  if (size < 2) GTEST_SKIP() << "needs 2 ranks";
+  for (int shift = 1; shift < size; shift *= 2) {
+    HostTensor x(type, {2, 3});
+    for (int64_t i = 0; i < x.size(); ++i) x.Set(i, Value(rank, i));
+    const int destination = (rank + shift) % size;
+    const int source = (rank - shift + size) % size;
+    const double dst_weight = 0.5, src_weight = 1.0;
+    bf_neighbor_args args{sizeof(args), nullptr, 1,           0.5, 1, &source, &src_weight,
+                          1,            1,       &destination, &dst_weight, 1};
+    ASSERT_BF_OK(bf_neighbor_allreduce(x.get(), x.get(), &args));
+    for (int64_t i = 0; i < x.size(); ++i) {
+      const double expected = 0.5 * Value(rank, i) + 0.5 * Value(source, i);
+      EXPECT_NEAR(x.Get(i), expected, Tolerance(type, expected)) << "shift " << shift;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(FloatDtypes, NeighborAllreduce, ::testing::ValuesIn(FloatTypes()),
+                         [](const auto& info) { return TypeName(info.param); });
+
+TEST(NeighborStatic, WeightedTopologiesUseTheirWeights) {
+  const int rank = bf_rank(), size = bf_size();
+  std::vector<bf_topology*> graphs(3, nullptr);
+  ASSERT_BF_OK(bf_topology_star(size, size - 1, &graphs[0]));
+  ASSERT_BF_OK(bf_topology_mesh_grid_2d(size, 0, 0, &graphs[1]));
+  ASSERT_BF_OK(bf_topology_ring(size, BF_RING_RIGHT, &graphs[2]));
+  for (bf_topology* graph : graphs) {
+    ASSERT_BF_OK(bf_set_topology(graph, 1));
+    std::vector<double> w(static_cast<size_t>(size) * size);
+    ASSERT_BF_OK(bf_topology_to_matrix(graph, w.data()));
+    HostTensor x({kDLFloat, 64, 1}, {7});
+    for (int64_t i = 0; i < 7; ++i) x.Set(i, Value(rank, i));
+    ASSERT_BF_OK(bf_neighbor_allreduce(x.get(), x.get(), nullptr));
+    for (int64_t i = 0; i < 7; ++i) {
+      double expected = 0;  // sum_j W[j][rank] x_j, self included
+      for (int j = 0; j < size; ++j) expected += w[j * size + rank] * Value(j, i);
+      EXPECT_NEAR(x.Get(i), expected, 1e-12);
+    }
+    int weighted = -1;
+    bf_topology* current = nullptr;
+    ASSERT_BF_OK(bf_get_topology(&current, &weighted));
+    EXPECT_EQ(weighted, 1);
+    EXPECT_EQ(bf_topology_size(current), size);
+    bf_topology_free(current);
+    bf_topology_free(graph);
+  }
+  // Only the weighted flag changes: it takes effect (uniform weights on the same star).
+  bf_topology* star = nullptr;
+  ASSERT_BF_OK(bf_topology_star(size, 0, &star));
+  ASSERT_BF_OK(bf_set_topology(star, 1));
+  ASSERT_BF_OK(bf_set_topology(star, 0));
+  bf_topology_free(star);
+  HostTensor x({kDLFloat, 64, 1}, {1});
+  x.Set(0, rank);
+  ASSERT_BF_OK(bf_neighbor_allreduce(x.get(), x.get(), nullptr));
+  const double expected = rank == 0 ? (size - 1) / 2.0 : rank / 2.0;  // leaves: (rank + 0) / 2
+  EXPECT_NEAR(x.Get(0), expected, 1e-12);
+}
+
+TEST(NeighborDynamic, EmptySendOrReceiveLists) {
+  const int rank = bf_rank(), size = bf_size();
+  if (size < 2) GTEST_SKIP() << "needs 2 ranks";
+  // Even ranks send to the next rank and receive nothing; odd ranks only receive.
+  HostTensor x({kDLFloat, 32, 1}, {5});
+  for (int64_t i = 0; i < 5; ++i) x.Set(i, Value(rank, i));
+  const bool sender = rank % 2 == 0 && rank + 1 < size;
+  const bool receiver = rank % 2 == 1;
+  const int destination = rank + 1, source = rank - 1;
+  const double one = 1.0;
+  bf_neighbor_args args{};
+  args.struct_size = sizeof(args);
+  args.has_weights = 1;
+  args.self_weight = 1.0;
+  args.dynamic = 1;
+  args.check_topology = 1;
+  if (receiver) {
+    args.src_count = 1;
+    args.src_ranks = &source;
+    args.src_weights = &one;
+  }
+  if (sender) {
+    args.dst_count = 1;
+    args.dst_ranks = &destination;
+  }
+  ASSERT_BF_OK(bf_neighbor_allreduce(x.get(), x.get(), &args));
+  for (int64_t i = 0; i < 5; ++i) {
+    const double expected = Value(rank, i) + (receiver ? Value(source, i) : 0.0);
+    EXPECT_FLOAT_EQ(static_cast<float>(x.Get(i)), static_cast<float>(expected));
+  }
+}
+
+TEST(NeighborDynamic, SourceOutsideTheStaticTopology) {
+  const int rank = bf_rank(), size = bf_size();
+  if (size < 3) GTEST_SKIP() << "needs 3 ranks";
+  bf_topology* ring = nullptr;
+  ASSERT_BF_OK(bf_topology_ring(size, BF_RING_RIGHT, &ring));  // receive from rank-1 only
+  ASSERT_BF_OK(bf_set_topology(ring, 0));
+  bf_topology_free(ring);
+  // "Move" values two ranks to the right: rank+2 is not an out-neighbor in the ring.
+  const int destination = (rank + 2) % size, source = (rank - 2 + size) % size;
+  const double one = 1.0;
+  bf_neighbor_args args{sizeof(args), "move", 1, 0.0, 1, &source, &one, 1, 1, &destination};
+  HostTensor x({kDLFloat, 64, 1}, {3});
+  for (int64_t i = 0; i < 3; ++i) x.Set(i, Value(rank, i));
+  ASSERT_BF_OK(bf_neighbor_allreduce(x.get(), x.get(), &args));
+  for (int64_t i = 0; i < 3; ++i) EXPECT_EQ(x.Get(i), Value(source, i));
+}
+
+TEST(NeighborDynamic, InconsistentListsFailOnEveryRankWithTheCheck) {
+  const int rank = bf_rank(), size = bf_size();
+  if (size < 2) GTEST_SKIP() << "needs 2 ranks";
+  // Everyone sends to rank+1, but rank 0 does not list rank size-1 as a source.
+  const int destination = (rank + 1) % size, source = (rank - 1 + size) % size;
+  const double one = 1.0;
+  bf_neighbor_args args{sizeof(args), "bad", 1, 0.5, rank == 0 ? 0 : 1, &source, &one, 1, 1,
+                        &destination, nullptr, 1};
+  HostTensor x({kDLFloat, 32, 1}, {3});
+  EXPECT_EQ(bf_neighbor_allreduce(x.get(), x.get(), &args), BF_ERR_MISMATCH);
+  const std::string expected = "rank " + std::to_string(size - 1) + " sends to 0 but 0 does not "
+                               "receive from " + std::to_string(size - 1);
+  EXPECT_NE(std::string(bf_last_error()).find(expected), std::string::npos) << bf_last_error();
+  EXPECT_BF_OK(bf_barrier());
+}
+
+TEST(NeighborMismatch, DifferentSizesFailOnTheReceivers) {
+  const int rank = bf_rank(), size = bf_size();
+  if (size < 2) GTEST_SKIP() << "needs 2 ranks";
+  bf_topology* ring = nullptr;
+  ASSERT_BF_OK(bf_topology_ring(size, BF_RING_BIDIRECTIONAL, &ring));
+  ASSERT_BF_OK(bf_set_topology(ring, 0));
+  bf_topology_free(ring);
+  // Rank 0 posts a longer tensor: its ring neighbors (which receive from it) must fail.
+  HostTensor x({kDLFloat, 32, 1}, {rank == 0 ? 9 : 8});
+  bf_neighbor_args args{sizeof(args), "sized"};
+  const bf_status status = bf_neighbor_allreduce(x.get(), x.get(), &args);
+  const bool neighbor_of_zero = rank == 1 || rank == size - 1;
+  if (neighbor_of_zero) {
+    EXPECT_EQ(status, BF_ERR_MISMATCH);
+    EXPECT_NE(std::string(bf_last_error()).find("9 elements"), std::string::npos)
+        << bf_last_error();
+  }
+  if (rank == 0 && size > 1) EXPECT_EQ(status, BF_ERR_MISMATCH) << "rank 0 receives 8s";
+  EXPECT_BF_OK(bf_barrier());
+}
+
+TEST(NeighborAllgather, StaticOrderIsAscendingInNeighbors) {
+  const int rank = bf_rank(), size = bf_size();
+  bf_topology* exp2 = nullptr;
+  ASSERT_BF_OK(bf_topology_exponential(size, 2, &exp2));
+  ASSERT_BF_OK(bf_set_topology(exp2, 0));
+  bf_topology_free(exp2);
+  for (const DLDataType type : AllTypes()) {
+    const int64_t rows = rank % 2 + 1;  // varying first dimension
+    HostTensor in(type, {rows, 3});
+    for (int64_t i = 0; i < in.size(); ++i) in.Set(i, (rank + i) % 4);
+    DLManagedTensor* gathered = nullptr;
+    ASSERT_BF_OK(bf_neighbor_allgather(in.get(), &gathered, nullptr));
+    const std::vector<int> sources = Exp2InNeighbors(rank, size);
+    int64_t total = 0;
+    for (int s : sources) total += s % 2 + 1;
+    ASSERT_EQ(gathered->dl_tensor.shape[0], total) << TypeName(type);
+    HostTensor view(type, {total, 3});
+    std::memcpy(view.bytes.data(), gathered->dl_tensor.data, view.bytes.size());
+    int64_t offset = 0;
+    for (int s : sources) {
+      for (int64_t i = 0; i < (s % 2 + 1) * 3; ++i) EXPECT_EQ(view.Get(offset + i), (s + i) % 4);
+      offset += (s % 2 + 1) * 3;
+    }
+    gathered->deleter(gathered);
+  }
+}
+
+TEST(NeighborAllgather, DynamicOrderFollowsSourceList) {
+  const int rank = bf_rank(), size = bf_size();
+  // All-to-all, sources in descending order.
+  std::vector<int> others, descending;
+  for (int r = 0; r < size; ++r) {
+    if (r != rank) others.push_back(r);
+  }
+  descending.assign(others.rbegin(), others.rend());
+  bf_neighbor_args args{};
+  args.struct_size = sizeof(args);
+  args.dynamic = 1;
+  args.src_count = static_cast<int>(descending.size());
+  args.src_ranks = descending.data();
+  args.dst_count = static_cast<int>(others.size());
+  args.dst_ranks = others.data();
+  HostTensor in({kDLInt, 32, 1}, {1, 2});
+  in.Set(0, rank);
+  in.Set(1, -rank);
+  DLManagedTensor* gathered = nullptr;
+  ASSERT_BF_OK(bf_neighbor_allgather(in.get(), &gathered, &args));
+  ASSERT_EQ(gathered->dl_tensor.shape[0], size - 1);
+  const auto* data = static_cast<const int32_t*>(gathered->dl_tensor.data);
+  for (size_t k = 0; k < descending.size(); ++k) {
+    EXPECT_EQ(data[2 * k], descending[k]);
+    EXPECT_EQ(data[2 * k + 1], -descending[k]);
+  }
+  gathered->deleter(gathered);
+}
+
+TEST(PairGossip, PairsAverageOrWeight) {
+  const int rank = bf_rank(), size = bf_size();
+  const int peer = rank ^ 1;
+  if (peer >= size) GTEST_SKIP() << "rank has no partner";
+  HostTensor x({kDLFloat, 64, 1}, {4});
+  for (int64_t i = 0; i < 4; ++i) x.Set(i, Value(rank, i));
+  bf_op_args named{sizeof(named), "gossip"};
+  ASSERT_BF_OK(bf_pair_gossip(x.get(), x.get(), peer, 0.5, 0.5, &named));
+  for (int64_t i = 0; i < 4; ++i) EXPECT_EQ(x.Get(i), 0.5 * (Value(rank, i) + Value(peer, i)));
+  HostTensor y({kDLFloat, 32, 1}, {4});
+  for (int64_t i = 0; i < 4; ++i) y.Set(i, Value(rank, i));
+  ASSERT_BF_OK(bf_pair_gossip(y.get(), y.get(), peer, 0.75, 0.25, &named));
+  for (int64_t i = 0; i < 4; ++i) {
+    EXPECT_FLOAT_EQ(static_cast<float>(y.Get(i)),
+                    static_cast<float>(0.75 * Value(rank, i) + 0.25 * Value(peer, i)));
+  }
+}
+
+// Repeated averaging on the exponential-2 graph contracts the disagreement by at most rho per
+// step (W is circulant, hence normal, so the bound is exact) and, from a generic start, close to
+// rho: the measured rate must sit in [0.5 rho, rho].
+TEST(Convergence, ExponentialGraphContractsAtItsSpectralGap) {
+  const int rank = bf_rank(), size = bf_size();
+  bf_topology* exp2 = nullptr;
+  ASSERT_BF_OK(bf_topology_exponential(size, 2, &exp2));
+  ASSERT_BF_OK(bf_set_topology(exp2, 0));
+  double rho = -1;
+  ASSERT_BF_OK(bf_topology_spectral_gap(exp2, &rho));
+  bf_topology_free(exp2);
+
+  std::mt19937_64 generator(1234 + rank);
+  std::normal_distribution<double> normal;
+  constexpr int64_t kLength = 64;
+  HostTensor x({kDLFloat, 64, 1}, {kLength});
+  for (int64_t i = 0; i < kLength; ++i) x.Set(i, normal(generator));
+  HostTensor mean({kDLFloat, 64, 1}, {kLength});
+  bf_allreduce_args average{sizeof(average), "mean", BF_REDUCE_AVERAGE, 0};
+  ASSERT_BF_OK(bf_allreduce(x.get(), mean.get(), &average));
+
+  auto disagreement = [&]() {
+    double local = 0;
+    for (int64_t i = 0; i < kLength; ++i) local += std::pow(x.Get(i) - mean.Get(i), 2);
+    double total = 0;
+    MPI_Allreduce(&local, &total, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    return std::sqrt(total);
+  };
+  const double initial = disagreement();
+  constexpr int kSteps = 12;
+  double error = initial;
+  for (int k = 1; k <= kSteps; ++k) {
+    ASSERT_BF_OK(bf_neighbor_allreduce(x.get(), x.get(), nullptr));
+    error = disagreement();
+    EXPECT_LE(error, std::pow(rho, k) * initial * (1 + 1e-9) + 1e-13) << "step " << k;
+  }
+  if (rho > 1e-6 && error > 1e-11) {
+    const double rate = std::pow(error / initial, 1.0 / kSteps);
+    EXPECT_GE(rate, 0.5 * rho) << "converges faster than the spectral gap allows";
+  }
+}
+
+}  // namespace
+}  // namespace bftest
