@@ -12,14 +12,14 @@ enum { kLength = 1 << 10 };
 
 // An example has no way to recover from a failed collective, and the other ranks may already be
 // blocked in the next one, so report and exit: mpirun then stops the whole job.
-#define CHECK(call)                                                                        \
-  do {                                                                                     \
-    const bf_status check_status_ = (call);                                                \
-    if (check_status_ != BF_OK) {                                                          \
-      fprintf(stderr, "rank %d: %s failed: %s: %s\n", bf_rank(), #call,                    \
-              bf_status_string(check_status_), bf_last_error());                           \
-      exit(EXIT_FAILURE);                                                                  \
-    }                                                                                      \
+#define CHECK(call)                                                     \
+  do {                                                                  \
+    const bf_status check_status_ = (call);                             \
+    if (check_status_ != BF_OK) {                                       \
+      fprintf(stderr, "rank %d: %s failed: %s: %s\n", bf_rank(), #call, \
+              bf_status_string(check_status_), bf_last_error());        \
+      exit(EXIT_FAILURE);                                               \
+    }                                                                   \
   } while (0)
 
 typedef struct options {
@@ -107,8 +107,8 @@ static void dynamic_step(const bf_topology *topology, int rank, int size, int64_
     exit(EXIT_FAILURE);
   }
   int send_count = 0, recv_count = 0;
-  CHECK(bf_schedule_one_peer(topology, rank, step, send_ranks, &send_count, recv_ranks,
-                             &recv_count, size));
+  CHECK(bf_schedule_one_peer(topology, rank, step, send_ranks, &send_count, recv_ranks, &recv_count,
+                             size));
   const double weight = 1.0 / (recv_count + 1);
   for (int k = 0; k < recv_count; ++k) recv_weights[k] = weight;
   const bf_neighbor_args args = {
@@ -129,17 +129,14 @@ static void dynamic_step(const bf_topology *topology, int rank, int size, int64_
 }
 
 int main(int argc, char **argv) {
-  options opts;
-  if (!parse_options(argc, argv, &opts)) {
-    usage(argv[0]);
-    return 2;
-  }
   CHECK(bf_init(NULL));
   const int rank = bf_rank(), size = bf_size();
 
+  // Parsed after bf_init so that only rank 0 complains; every rank sees the same arguments.
+  options opts;
   bf_topology *topology = NULL;
-  if (make_topology(opts.topology, size, &topology) != BF_OK) {
-    if (rank == 0) fprintf(stderr, "unknown or invalid topology '%s'\n", opts.topology);
+  if (!parse_options(argc, argv, &opts) || make_topology(opts.topology, size, &topology) != BF_OK) {
+    if (rank == 0) usage(argv[0]);
     CHECK(bf_finalize());
     return 2;
   }
@@ -194,8 +191,10 @@ int main(int argc, char **argv) {
     if (converged) {
       printf("final error %.3e <= tolerance %.3e\n", error, opts.tolerance);
     } else {
-      fprintf(stderr, "consensus not reached: final error %.3e > tolerance %.3e after %d "
-              "iterations\n", error, opts.tolerance, opts.iterations);
+      fprintf(stderr,
+              "consensus not reached: final error %.3e > tolerance %.3e after %d "
+              "iterations\n",
+              error, opts.tolerance, opts.iterations);
     }
   }
   bf_topology_free(topology);

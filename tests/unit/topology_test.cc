@@ -543,30 +543,32 @@ struct TopologyFree {
 };
 using TopologyHandle = std::unique_ptr<bf_topology, TopologyFree>;
 
-TopologyHandle Adopt(bf_status status, bf_topology* topology) {
+// Takes the address, not the value: the call that fills `*topology` is the other argument, and
+// argument evaluation order is unspecified.
+TopologyHandle Adopt(bf_status status, bf_topology** topology) {
   EXPECT_EQ(status, BF_OK) << LastErrorMessage();
-  return TopologyHandle(topology);
+  return TopologyHandle(status == BF_OK ? *topology : nullptr);
 }
 
 std::string LastError() { return LastErrorMessage(); }
 
 TEST(CApi, GeneratorsReturnHandlesMatchingTheCppValues) {
   bf_topology* raw = nullptr;
-  TopologyHandle exp = Adopt(bf_topology_exponential(12, 3, &raw), raw);
+  TopologyHandle exp = Adopt(bf_topology_exponential(12, 3, &raw), &raw);
   EXPECT_EQ(exp->graph, Exponential(12, 3));
   EXPECT_EQ(bf_topology_size(exp.get()), 12);
   EXPECT_EQ(bf_topology_size(nullptr), -1);
 
-  TopologyHandle two = Adopt(bf_topology_exponential_two(12, &raw), raw);
-  TopologyHandle sym = Adopt(bf_topology_symmetric_exponential(12, 4, &raw), raw);
-  TopologyHandle ring = Adopt(bf_topology_ring(12, BF_RING_RIGHT, &raw), raw);
-  TopologyHandle star = Adopt(bf_topology_star(12, 5, &raw), raw);
-  TopologyHandle mesh = Adopt(bf_topology_mesh_grid_2d(12, 2, 6, &raw), raw);
-  TopologyHandle full = Adopt(bf_topology_fully_connected(12, &raw), raw);
+  TopologyHandle two = Adopt(bf_topology_exponential_two(12, &raw), &raw);
+  TopologyHandle sym = Adopt(bf_topology_symmetric_exponential(12, 4, &raw), &raw);
+  TopologyHandle ring = Adopt(bf_topology_ring(12, BF_RING_RIGHT, &raw), &raw);
+  TopologyHandle star = Adopt(bf_topology_star(12, 5, &raw), &raw);
+  TopologyHandle mesh = Adopt(bf_topology_mesh_grid_2d(12, 2, 6, &raw), &raw);
+  TopologyHandle full = Adopt(bf_topology_fully_connected(12, &raw), &raw);
   EXPECT_EQ(star->graph.self_weight(5), 1.0 / 12);
   EXPECT_EQ(mesh->graph.out_neighbors(0), (std::vector<int>{1, 6}));
 
-  TopologyHandle copy = Adopt(bf_topology_copy(star.get(), &raw), raw);
+  TopologyHandle copy = Adopt(bf_topology_copy(star.get(), &raw), &raw);
   EXPECT_NE(copy.get(), star.get());
   EXPECT_EQ(copy->graph, star->graph);
 }
@@ -604,14 +606,14 @@ TEST(CApi, ErrorsCarryTheFunctionNameAndLeaveOutputsUntouched) {
 
   // Success clears the message.
   bf_topology* raw = nullptr;
-  TopologyHandle ok = Adopt(bf_topology_from_edges(3, 0, nullptr, nullptr, nullptr, &raw), raw);
+  TopologyHandle ok = Adopt(bf_topology_from_edges(3, 0, nullptr, nullptr, nullptr, &raw), &raw);
   EXPECT_EQ(LastError(), "");
   bf_topology_free(nullptr);  // a no-op
 }
 
 TEST(CApi, QueriesAndTheirErrors) {
   bf_topology* raw = nullptr;
-  TopologyHandle exp = Adopt(bf_topology_exponential(8, 2, &raw), raw);
+  TopologyHandle exp = Adopt(bf_topology_exponential(8, 2, &raw), &raw);
   double weight = -1.0;
   ASSERT_EQ(bf_topology_weight(exp.get(), 3, 7, &weight), BF_OK);
   EXPECT_EQ(weight, 0.25);
@@ -669,7 +671,7 @@ TEST(CApi, QueriesAndTheirErrors) {
   EXPECT_EQ(bf_topology_spectral_gap(nullptr, &rho), BF_ERR_INVALID_ARGUMENT);
   const int src[] = {0};
   const int dst[] = {1};
-  TopologyHandle lone = Adopt(bf_topology_from_edges(2, 1, src, dst, nullptr, &raw), raw);
+  TopologyHandle lone = Adopt(bf_topology_from_edges(2, 1, src, dst, nullptr, &raw), &raw);
   rho = -1.0;
   EXPECT_EQ(bf_topology_spectral_gap(lone.get(), &rho), BF_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(rho, -1.0);
@@ -677,7 +679,7 @@ TEST(CApi, QueriesAndTheirErrors) {
 
 TEST(CApi, Schedules) {
   bf_topology* raw = nullptr;
-  TopologyHandle exp = Adopt(bf_topology_exponential(8, 2, &raw), raw);
+  TopologyHandle exp = Adopt(bf_topology_exponential(8, 2, &raw), &raw);
   int send[8];
   int recv[8];
   int send_count = -1;
@@ -703,7 +705,7 @@ TEST(CApi, Schedules) {
   TopologyHandle inward;
   const int src[] = {1, 2, 3};
   const int dst[] = {0, 0, 0};
-  inward = Adopt(bf_topology_from_edges(4, 3, src, dst, nullptr, &raw), raw);
+  inward = Adopt(bf_topology_from_edges(4, 3, src, dst, nullptr, &raw), &raw);
   send_count = recv_count = -1;
   recv[0] = -7;
   EXPECT_EQ(bf_schedule_one_peer(inward.get(), 0, 0, send, &send_count, recv, &recv_count, 2),
