@@ -240,6 +240,32 @@ static const char *format_bytes(size_t bytes, char *text, size_t capacity) {
   return text;
 }
 
+// The fixed cost of a call without any communication: a dynamic neighbor_allreduce with no peers
+// still crosses to the engine thread and back. Median over calls, slowest rank.
+static double engine_round_trip_s(buffers *buf, MPI_Comm comm) {
+  enum { kCalls = 200 };
+  int64_t shape = 1;
+  const DLTensor in = {.data = buf->send,
+                       .device = {.device_type = kDLCPU, .device_id = 0},
+                       .ndim = 1,
+                       .dtype = {.code = kDLFloat, .bits = 32, .lanes = 1},
+                       .shape = &shape};
+  DLTensor out = in;
+  out.data = buf->out_ours;
+  const bf_neighbor_args no_peers = {
+      .struct_size = sizeof(bf_neighbor_args), .has_weights = 1, .self_weight = 1.0, .dynamic = 1};
+  double times[kCalls];
+  for (int c = 0; c < kCalls; ++c) {
+    const double start = MPI_Wtime();
+    CHECK_BF(bf_neighbor_allreduce(&in, &out, &no_peers));
+    times[c] = MPI_Wtime() - start;
+  }
+  const double mine = median(times, kCalls);
+  double slowest = 0.0;
+  CHECK_MPI(MPI_Reduce(&mine, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, comm));
+  return slowest;
+}
+
 typedef struct size_result {
   size_t bytes;
   int reps;
@@ -280,7 +306,7 @@ static size_result measure(const bench_options *opts, const neighborhood *nb, bu
 }
 
 static void print_report(const size_result *results, int count, int size, const neighborhood *nb,
-                         FILE *csv) {
+                         double round_trip_s, FILE *csv) {
   const int degree = nb->in_count > nb->out_count ? nb->in_count : nb->out_count;
   printf("### %d ranks (exponential-2, in-degree %d, out-degree %d on rank 0)\n\n", size,
          nb->in_count, nb->out_count);
@@ -309,12 +335,13 @@ static void print_report(const size_result *results, int count, int size, const 
   for (int s = 0; s < count && results[s].bytes <= 8; ++s) {
     const size_result *r = &results[s];
     printf(
-        "Latency at %zu B: ours %.1f us, raw MPI %.1f us, nbr_allgather %.1f us "
+        "- Latency at %zu B: ours %.1f us, raw MPI %.1f us, nbr_allgather %.1f us "
         "(ours/raw = %.2f)\n",
         r->bytes, r->median_s[kOurs] * 1e6, r->median_s[kRaw] * 1e6,
         r->median_s[kNeighborAllgather] * 1e6, r->median_s[kOurs] / r->median_s[kRaw]);
   }
-  printf("\n");
+  printf("- Engine round trip (neighbor_allreduce with no peers, no communication): %.1f us\n\n",
+         round_trip_s * 1e6);
 }
 
 int main(int argc, char **argv) {
@@ -365,8 +392,12 @@ int main(int argc, char **argv) {
   memset(buf.out_other, 0, opts.max_bytes);
   memset(buf.received, 0, opts.max_bytes * (size_t)nb.in_count);
 
+  // Connections are set up lazily on first use: one untimed pass at the smallest size first.
   size_t sizes[64];
   const int size_count = message_sizes(&opts, sizes, 64);
+  for (int a = 0; a < kApproaches; ++a)
+    (void)timed(a, &nb, &buf, sizes[0] / sizeof(float), comm, graph);
+  const double round_trip_s = engine_round_trip_s(&buf, comm);
   size_result results[64];
   for (int s = 0; s < size_count; ++s) {
     results[s] = measure(&opts, &nb, &buf, sizes[s], rank, comm, graph);
@@ -382,7 +413,7 @@ int main(int argc, char **argv) {
         fprintf(csv, "ranks,bytes,reps,ours_us,raw_us,nbr_allgather_us\n");
       }
     }
-    print_report(results, size_count, size, &nb, csv);
+    print_report(results, size_count, size, &nb, round_trip_s, csv);
     if (csv) fclose(csv);
   }
 

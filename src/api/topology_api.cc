@@ -133,7 +133,8 @@ extern "C" {
 
 bf_status bf_topology_exponential(int size, int base, bf_topology** out) {
   return GuardedIn(__func__, [&] {
-    return MakeHandle(out, [&](Topology* graph) { return Topology::Exponential(size, base, graph); });
+    return MakeHandle(out,
+                      [&](Topology* graph) { return Topology::Exponential(size, base, graph); });
   });
 }
 
@@ -145,9 +146,8 @@ bf_status bf_topology_exponential_two(int size, bf_topology** out) {
 
 bf_status bf_topology_symmetric_exponential(int size, int base, bf_topology** out) {
   return GuardedIn(__func__, [&] {
-    return MakeHandle(out, [&](Topology* graph) {
-      return Topology::SymmetricExponential(size, base, graph);
-    });
+    return MakeHandle(
+        out, [&](Topology* graph) { return Topology::SymmetricExponential(size, base, graph); });
   });
 }
 
@@ -166,9 +166,8 @@ bf_status bf_topology_star(int size, int center_rank, bf_topology** out) {
 
 bf_status bf_topology_mesh_grid_2d(int size, int nrows, int ncols, bf_topology** out) {
   return GuardedIn(__func__, [&] {
-    return MakeHandle(out, [&](Topology* graph) {
-      return Topology::MeshGrid2D(size, nrows, ncols, graph);
-    });
+    return MakeHandle(
+        out, [&](Topology* graph) { return Topology::MeshGrid2D(size, nrows, ncols, graph); });
   });
 }
 
@@ -282,11 +281,10 @@ bf_status bf_topology_spectral_gap(const bf_topology* topology, double* rho) {
 
 // ----- Dynamic schedules ------------------------------------------------------------------------
 
-bf_status bf_schedule_one_peer(const bf_topology* topology, int rank, int64_t step,
-                               int* send_ranks, int* send_count, int* recv_ranks, int* recv_count,
-                               int capacity) {
+bf_status bf_schedule_one_peer(const bf_topology* topology, int rank, int64_t step, int* send_ranks,
+                               int* send_count, int* recv_ranks, int* recv_count, int capacity) {
   return GuardedIn(__func__, [&] {
-    const ScheduleOutputs outputs{send_ranks, send_count, recv_ranks, recv_count,
+    const ScheduleOutputs outputs{send_ranks, send_count,   recv_ranks,  recv_count,
                                   capacity,   "send_ranks", "recv_ranks"};
     BF_RETURN_IF_ERROR(RequireNonNull(topology, "topology"));
     BF_RETURN_IF_ERROR(CheckScheduleOutputs(outputs));
@@ -310,9 +308,9 @@ bf_status bf_schedule_inner_outer_ring(int world_size, int local_size, int rank,
                                        int* send_ranks, int* send_count, int* recv_ranks,
                                        int* recv_count, int capacity) {
   return GuardedIn(__func__, [&] {
-    return RunMachineSchedule(bluefog::InnerOuterRingSchedule, world_size, local_size, rank, step,
-                              {send_ranks, send_count, recv_ranks, recv_count, capacity,
-                               "send_ranks", "recv_ranks"});
+    return RunMachineSchedule(
+        bluefog::InnerOuterRingSchedule, world_size, local_size, rank, step,
+        {send_ranks, send_count, recv_ranks, recv_count, capacity, "send_ranks", "recv_ranks"});
   });
 }
 
@@ -320,9 +318,9 @@ bf_status bf_schedule_inner_outer_exp2(int world_size, int local_size, int rank,
                                        int* send_ranks, int* send_count, int* recv_ranks,
                                        int* recv_count, int capacity) {
   return GuardedIn(__func__, [&] {
-    return RunMachineSchedule(bluefog::InnerOuterExp2Schedule, world_size, local_size, rank, step,
-                              {send_ranks, send_count, recv_ranks, recv_count, capacity,
-                               "send_ranks", "recv_ranks"});
+    return RunMachineSchedule(
+        bluefog::InnerOuterExp2Schedule, world_size, local_size, rank, step,
+        {send_ranks, send_count, recv_ranks, recv_count, capacity, "send_ranks", "recv_ranks"});
   });
 }
 

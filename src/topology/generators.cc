@@ -149,8 +149,8 @@ Status Topology::Ring(int size, bf_ring_style style, Topology* out) {
 Status Topology::Star(int size, int center_rank, Topology* out) {
   BF_RETURN_IF_ERROR(CheckTopologySize(size));
   if (center_rank < 0 || center_rank >= size) {
-    return Error(BF_ERR_INVALID_ARGUMENT, "center_rank ", center_rank,
-                 " is out of range for size ", size);
+    return Error(BF_ERR_INVALID_ARGUMENT, "center_rank ", center_rank, " is out of range for size ",
+                 size);
   }
   const size_t n = static_cast<size_t>(size);
   const size_t center = static_cast<size_t>(center_rank);

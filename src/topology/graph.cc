@@ -93,8 +93,8 @@ Status Topology::FromEdges(int size, std::span<const int> src, std::span<const i
     const int from = src[edge];
     const int to = dst[edge];
     if (from < 0 || from >= size) {
-      return Error(BF_ERR_INVALID_ARGUMENT, "src[", edge, "] is ", from,
-                   ", out of range for size ", size);
+      return Error(BF_ERR_INVALID_ARGUMENT, "src[", edge, "] is ", from, ", out of range for size ",
+                   size);
     }
     if (to < 0 || to >= size) {
       return Error(BF_ERR_INVALID_ARGUMENT, "dst[", edge, "] is ", to, ", out of range for size ",
@@ -112,8 +112,10 @@ Status Topology::FromEdges(int size, std::span<const int> src, std::span<const i
     }
     const size_t index = static_cast<size_t>(from) * static_cast<size_t>(size) + to;
     if (seen[index]) {
-      return Error(BF_ERR_INVALID_ARGUMENT, "edge ", from, "->", to, " appears twice (again at "
-                   "index ", edge, ")");
+      return Error(BF_ERR_INVALID_ARGUMENT, "edge ", from, "->", to,
+                   " appears twice (again at "
+                   "index ",
+                   edge, ")");
     }
     seen[index] = true;
     matrix[index] = weight;

@@ -51,8 +51,8 @@ Status MakeMachineLayout(int world_size, int local_size, int rank, int64_t step,
                  world_size);
   }
   BF_RETURN_IF_ERROR(CheckStep(step));
-  *layout = MachineLayout{local_size, world_size / local_size, rank / local_size,
-                          rank % local_size};
+  *layout =
+      MachineLayout{local_size, world_size / local_size, rank / local_size, rank % local_size};
   return Status::Ok();
 }
 
@@ -74,8 +74,7 @@ Status RequireLocalSizeAboveTwo(int local_size) {
 
 }  // namespace
 
-OnePeerSchedule::OnePeerSchedule(const Topology& topology)
-    : clockwise_targets_(topology.size()) {
+OnePeerSchedule::OnePeerSchedule(const Topology& topology) : clockwise_targets_(topology.size()) {
   const int size = topology.size();
   for (int rank = 0; rank < size; ++rank) {
     // Walking rank+1, rank+2, ... (mod size) visits targets in clockwise order directly.

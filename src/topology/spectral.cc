@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <iomanip>
 #include <limits>
+#include <numbers>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -93,14 +94,20 @@ bool MakeReflector(double* v, int count, double* beta) {
   return true;
 }
 
-// P A on rows first_row..first_row+count-1, columns [first_col, last_col].
+// P A on rows first_row..first_row+count-1, columns [first_col, last_col]. Walks the rows in
+// storage order (the matrix is row-major); `scratch` holds the column dot products.
 void ReflectRows(SquareView a, const double* v, int count, double beta, int first_row,
-                 int first_col, int last_col) {
-  for (int col = first_col; col <= last_col; ++col) {
-    double dot = 0.0;
-    for (int i = 0; i < count; ++i) dot += v[i] * a(first_row + i, col);
-    dot *= beta;
-    for (int i = 0; i < count; ++i) a(first_row + i, col) -= dot * v[i];
+                 int first_col, int last_col, std::vector<double>& scratch) {
+  const int width = last_col - first_col + 1;
+  scratch.assign(width, 0.0);
+  for (int i = 0; i < count; ++i) {
+    const double* row = &a(first_row + i, first_col);
+    for (int col = 0; col < width; ++col) scratch[col] += v[i] * row[col];
+  }
+  for (int i = 0; i < count; ++i) {
+    double* row = &a(first_row + i, first_col);
+    const double scaled = beta * v[i];
+    for (int col = 0; col < width; ++col) row[col] -= scaled * scratch[col];
   }
 }
 
@@ -119,12 +126,13 @@ void ReflectColumns(SquareView a, const double* v, int count, double beta, int f
 void ReduceToHessenberg(SquareView a) {
   const int n = a.n();
   std::vector<double> v(n);
+  std::vector<double> scratch;
   for (int k = 0; k + 2 < n; ++k) {
     const int count = n - k - 1;
     for (int i = 0; i < count; ++i) v[i] = a(k + 1 + i, k);
     double beta = 0.0;
     if (!MakeReflector(v.data(), count, &beta)) continue;
-    ReflectRows(a, v.data(), count, beta, k + 1, k, n - 1);
+    ReflectRows(a, v.data(), count, beta, k + 1, k, n - 1, scratch);
     ReflectColumns(a, v.data(), count, beta, k + 1, 0, n - 1);
     for (int i = k + 2; i < n; ++i) a(i, k) = 0.0;  // Exactly zero, not rounding residue.
   }
@@ -157,7 +165,8 @@ struct ShiftBlock {
 
 // One implicit double-shift QR step on the unreduced window h[lo..hi][lo..hi] (hi - lo >= 2).
 // Only the window is updated: the rest of the matrix does not influence the window's eigenvalues.
-void FrancisStep(SquareView h, int lo, int hi, const ShiftBlock& shifts) {
+void FrancisStep(SquareView h, int lo, int hi, const ShiftBlock& shifts,
+                 std::vector<double>& scratch) {
   // First column of (H - s1 I)(H - s2 I), divided by h[lo+1][lo] (non-zero in an unreduced
   // window). Written with differences of diagonal entries: expanding h00^2 - (s1 + s2) h00 + s1 s2
   // instead cancels catastrophically once the shifts are close to h00, i.e. near convergence.
@@ -171,7 +180,7 @@ void FrancisStep(SquareView h, int lo, int hi, const ShiftBlock& shifts) {
     double v[3] = {x, y, z};
     double beta = 0.0;
     if (MakeReflector(v, 3, &beta)) {
-      ReflectRows(h, v, 3, beta, k, std::max(lo, k - 1), hi);
+      ReflectRows(h, v, 3, beta, k, std::max(lo, k - 1), hi, scratch);
       ReflectColumns(h, v, 3, beta, k, lo, std::min(k + 3, hi));
       if (k > lo) h(k + 1, k - 1) = h(k + 2, k - 1) = 0.0;
     }
@@ -182,7 +191,7 @@ void FrancisStep(SquareView h, int lo, int hi, const ShiftBlock& shifts) {
   double v[2] = {x, y};
   double beta = 0.0;
   if (MakeReflector(v, 2, &beta)) {
-    ReflectRows(h, v, 2, beta, hi - 1, hi - 2, hi);
+    ReflectRows(h, v, 2, beta, hi - 1, hi - 2, hi, scratch);
     ReflectColumns(h, v, 2, beta, hi - 1, lo, hi);
     h(hi, hi - 2) = 0.0;
   }
@@ -200,6 +209,7 @@ Status HessenbergEigenvalues(SquareView h, std::vector<std::complex<double>>* ei
   const int max_steps = 100 * std::max(n, 10);
   int steps = 0;
   int steps_since_deflation = 0;
+  std::vector<double> scratch;
   int hi = n - 1;
   while (hi >= 0) {
     // Find the start of the unreduced block ending at hi: a negligible subdiagonal splits H.
@@ -241,7 +251,7 @@ Status HessenbergEigenvalues(SquareView h, std::vector<std::complex<double>>* ei
       // The eigenvalues of the trailing 2x2 block (Francis' standard choice).
       shifts = {h(hi - 1, hi - 1), h(hi, hi), h(hi - 1, hi) * h(hi, hi - 1)};
     }
-    FrancisStep(h, lo, hi, shifts);
+    FrancisStep(h, lo, hi, shifts, scratch);
   }
   return Status::Ok();
 }
@@ -300,6 +310,36 @@ Status RealMatrixEigenvalues(int n, std::vector<double> matrix,
   return Status::Ok();
 }
 
+bool IsCirculant(int n, std::span<const double> matrix) {
+  const size_t size = static_cast<size_t>(n);
+  for (size_t i = 1; i < size; ++i) {
+    for (size_t j = 0; j < size; ++j) {
+      if (matrix[i * size + j] != matrix[(j + size - i) % size]) return false;
+    }
+  }
+  return true;
+}
+
+std::vector<std::complex<double>> CirculantEigenvalues(std::span<const double> first_row) {
+  const size_t n = first_row.size();
+  // Roots of unity from a table indexed by (j * k) mod n: exact angles, no drift from repeated
+  // multiplication.
+  std::vector<std::complex<double>> roots(n);
+  for (size_t m = 0; m < n; ++m) {
+    roots[m] =
+        std::polar(1.0, 2.0 * std::numbers::pi * static_cast<double>(m) / static_cast<double>(n));
+  }
+  std::vector<std::complex<double>> eigenvalues(n);
+  for (size_t k = 0; k < n; ++k) {
+    std::complex<double> sum = 0.0;
+    for (size_t j = 0; j < n; ++j) {
+      if (first_row[j] != 0.0) sum += first_row[j] * roots[(j * k) % n];
+    }
+    eigenvalues[k] = sum;
+  }
+  return eigenvalues;
+}
+
 Status Topology::SpectralGap(double* rho) const {
   if (size_ == 0) return InvalidArgument("the topology is empty (size 0)");
   BF_RETURN_IF_ERROR(CheckStochastic(size_, weights_));
@@ -308,7 +348,11 @@ Status Topology::SpectralGap(double* rho) const {
     return Status::Ok();
   }
   std::vector<std::complex<double>> eigenvalues;
-  BF_RETURN_IF_ERROR(RealMatrixEigenvalues(size_, weights_, &eigenvalues));
+  if (IsCirculant(size_, weights_)) {
+    eigenvalues = CirculantEigenvalues(std::span<const double>(weights_).first(size_));
+  } else {
+    BF_RETURN_IF_ERROR(RealMatrixEigenvalues(size_, weights_, &eigenvalues));
+  }
   // A stochastic W always has the eigenvalue 1 (W 1 = 1 or 1^T W = 1^T); set exactly one copy of
   // it aside, so that a second eigenvalue 1 (a disconnected graph) yields rho = 1.
   size_t trivial = 0;

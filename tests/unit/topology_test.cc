@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
-// Unit tests of the topology layer: generators against hand-computed matrices, neighbor queries,
-// schedules against BlueFog's documented sequences, spectral gaps against closed forms, C API errors.
+// Unit tests of the topology layer: generators and spectral gaps against hand-computed values,
+// schedules against BlueFog's documented sequences, and the C API's error paths.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <complex>
 #include <cstdint>
@@ -22,9 +23,9 @@
 namespace bluefog {
 namespace {
 
-#define ASSERT_OK(expr)                                    \
-  do {                                                     \
-    const ::bluefog::Status status_ = (expr);              \
+#define ASSERT_OK(expr)                                              \
+  do {                                                               \
+    const ::bluefog::Status status_ = (expr);                        \
     ASSERT_TRUE(status_.ok()) << #expr << ": " << status_.message(); \
   } while (0)
 
@@ -339,8 +340,8 @@ TEST(Schedules, OnePeerWithoutSelfLoops) {
   for (int64_t step = 0; step < 5; ++step) EXPECT_EQ(OnePeer(ring, 2, step), Step({3}, {1}));
   // Rank 0 has no out-neighbors: it sends nothing but still receives.
   Topology inward;
-  ASSERT_OK(Topology::FromEdges(3, std::vector<int>{1, 2, 2}, std::vector<int>{0, 0, 1}, {},
-                                &inward));
+  ASSERT_OK(
+      Topology::FromEdges(3, std::vector<int>{1, 2, 2}, std::vector<int>{0, 0, 1}, {}, &inward));
   EXPECT_EQ(OnePeer(inward, 0, 0), Step({}, {1, 2}));
   EXPECT_EQ(OnePeer(inward, 0, 1), Step({}, {1}));
   EXPECT_EQ(OnePeer(inward, 1, 1), Step({0}, {2}));
@@ -428,8 +429,8 @@ TEST(Spectral, BidirectionalRingClosedForm) {
     ASSERT_OK(Topology::Ring(n, BF_RING_BIDIRECTIONAL, &ring));
     double expected = 0.0;
     for (int k = 1; k < n; ++k) {
-      expected = std::max(expected,
-                          std::abs(1.0 / 3 + 2.0 / 3 * std::cos(2 * std::numbers::pi * k / n)));
+      expected =
+          std::max(expected, std::abs(1.0 / 3 + 2.0 / 3 * std::cos(2 * std::numbers::pi * k / n)));
     }
     EXPECT_NEAR(Rho(ring), expected, 1e-12) << "n " << n;
   }
@@ -466,6 +467,37 @@ TEST(Spectral, DisconnectedPermutationAndColumnStochastic) {
   }
   // Columns sum to 1, rows do not: eigenvalues 1 and 0.3.
   EXPECT_NEAR(Rho(FromMatrix(2, {0.5, 0.2, 0.5, 0.8})), 0.3, 1e-14);
+}
+
+// Circulant graphs take the O(n^2) DFT path; the general QR path must agree with it.
+TEST(Spectral, CirculantShortcutAgreesWithQr) {
+  for (int n = 2; n <= 48; ++n) {
+    std::vector<Topology> circulants(3);
+    ASSERT_OK(Topology::Exponential(n, 2, &circulants[0]));
+    ASSERT_OK(Topology::Ring(n, BF_RING_LEFT, &circulants[1]));
+    ASSERT_OK(Topology::SymmetricExponential(n, 3, &circulants[2]));
+    for (const Topology& graph : circulants) {
+      ASSERT_TRUE(IsCirculant(n, graph.matrix()));
+      std::vector<std::complex<double>> eigenvalues;
+      ASSERT_OK(
+          RealMatrixEigenvalues(n, {graph.matrix().begin(), graph.matrix().end()}, &eigenvalues));
+      std::vector<double> qr_moduli;
+      for (const auto& value : eigenvalues) qr_moduli.push_back(std::abs(value));
+      std::vector<double> dft_moduli;
+      for (const auto& value : CirculantEigenvalues(graph.matrix().first(n))) {
+        dft_moduli.push_back(std::abs(value));
+      }
+      std::sort(qr_moduli.begin(), qr_moduli.end());
+      std::sort(dft_moduli.begin(), dft_moduli.end());
+      for (int k = 0; k < n; ++k) EXPECT_NEAR(qr_moduli[k], dft_moduli[k], 1e-12) << "n " << n;
+    }
+  }
+  Topology star;
+  ASSERT_OK(Topology::Star(5, 0, &star));
+  EXPECT_FALSE(IsCirculant(5, star.matrix()));
+  Topology mesh;
+  ASSERT_OK(Topology::MeshGrid2D(6, 0, 0, &mesh));
+  EXPECT_FALSE(IsCirculant(6, mesh.matrix()));
 }
 
 TEST(Spectral, RejectsNonStochastic) {
@@ -511,8 +543,8 @@ TEST(Spectral, EigenvaluesOfDenseNonSymmetricMatrixWithKnownSpectrum) {
   std::vector<std::complex<double>> eigenvalues;
   ASSERT_OK(RealMatrixEigenvalues(n, multiply(multiply(q, t), q), &eigenvalues));
   const std::vector<std::complex<double>> expected = {
-      {2.0, 0.0},  {-1.5, 0.0}, {0.25, 0.0}, {0.5, std::sqrt(2.0)}, {0.5, -std::sqrt(2.0)},
-      {3.0, 0.0},  {3.0, 0.0}};
+      {2.0, 0.0}, {-1.5, 0.0}, {0.25, 0.0}, {0.5, std::sqrt(2.0)}, {0.5, -std::sqrt(2.0)},
+      {3.0, 0.0}, {3.0, 0.0}};
   ASSERT_EQ(eigenvalues.size(), expected.size());
   std::vector<bool> matched(expected.size(), false);
   for (const std::complex<double>& found : eigenvalues) {
@@ -710,8 +742,9 @@ TEST(CApi, Schedules) {
   recv[0] = -7;
   EXPECT_EQ(bf_schedule_one_peer(inward.get(), 0, 0, send, &send_count, recv, &recv_count, 2),
             BF_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(LastError(), "bf_schedule_one_peer: capacity 2 is too small: recv_ranks needs 3 "
-                         "entries at this step");
+  EXPECT_EQ(LastError(),
+            "bf_schedule_one_peer: capacity 2 is too small: recv_ranks needs 3 "
+            "entries at this step");
   EXPECT_EQ(send_count, -1);
   EXPECT_EQ(recv_count, -1);
   EXPECT_EQ(recv[0], -7);
@@ -738,8 +771,9 @@ TEST(CApi, Schedules) {
   EXPECT_NE(LastError().find("needs 1 entries"), std::string::npos) << LastError();
   EXPECT_EQ(bf_schedule_inner_outer_ring(8, 2, 0, 0, send, &send_count, recv, &recv_count, 1),
             BF_ERR_INVALID_ARGUMENT);
-  EXPECT_EQ(LastError(), "bf_schedule_inner_outer_ring: local_size 2 is too small; this schedule "
-                         "needs local_size > 2");
+  EXPECT_EQ(LastError(),
+            "bf_schedule_inner_outer_ring: local_size 2 is too small; this schedule "
+            "needs local_size > 2");
   EXPECT_EQ(bf_schedule_inner_outer_exp2(4, 4, 0, 0, send, &send_count, recv, &recv_count, 1),
             BF_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(bf_schedule_inner_outer_exp2(16, 4, 0, 0, send, &send_count, recv, nullptr, 1),
