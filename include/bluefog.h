@@ -163,7 +163,8 @@ BF_API bf_status bf_topology_weight(const bf_topology *topology, int from, int t
 BF_API bf_status bf_topology_to_matrix(const bf_topology *topology, double *matrix);
 /* In-neighbors of `rank` (ranks j != rank with an edge j->rank), ascending, with W[j][rank].
  * `ranks`/`weights` hold `capacity` entries (weights may be NULL); *count receives the number of
- * neighbors. A capacity of size-1 always suffices. */
+ * neighbors. A capacity of size-1 always suffices; ranks == NULL only counts (*count). A capacity
+ * that is too small is BF_ERR_INVALID_ARGUMENT with the number needed. */
 BF_API bf_status bf_topology_in_neighbors(const bf_topology *topology, int rank, int *ranks,
                                           double *weights, int capacity, int *count);
 /* Out-neighbors of `rank` (ranks j != rank with an edge rank->j), ascending, with W[rank][j]. */
@@ -189,7 +190,8 @@ BF_API bf_status bf_schedule_exp2_machine(int world_size, int local_size, int ra
                                           int *send_machines, int *send_count,
                                           int *recv_machines, int *recv_count, int capacity);
 /* Inner ring inside each machine, one rank per step crossing to the next machine
- * (GetInnerOuterRingDynamicSendRecvRanks). Needs local_size > 2. */
+ * (GetInnerOuterRingDynamicSendRecvRanks). Needs local_size > 2. With a single machine the rank
+ * whose turn it is to cross gets empty lists (BlueFog made it send to itself). */
 BF_API bf_status bf_schedule_inner_outer_ring(int world_size, int local_size, int rank,
                                               int64_t step, int *send_ranks, int *send_count,
                                               int *recv_ranks, int *recv_count, int capacity);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -41,9 +42,16 @@ double NumpyPairwiseSum(const double* values, size_t count) {
   return NumpyPairwiseSum(values, half) + NumpyPairwiseSum(values + half, count - half);
 }
 
-// A float64 reduction starts from the identity 0.0 and adds the pairwise sum to it.
-double NumpySum(const std::vector<double>& values) {
-  return 0.0 + NumpyPairwiseSum(values.data(), values.size());
+// ndarray.sum() itself: the reduction starts from the identity 0.0 and the iterator hands the
+// pairwise sum one buffer (8192 entries) at a time, so longer rows are summed blockwise.
+double NumpySum(std::span<const double> values) {
+  constexpr size_t kIteratorBuffer = 8192;
+  double sum = 0.0;
+  for (size_t start = 0; start < values.size(); start += kIteratorBuffer) {
+    sum +=
+        NumpyPairwiseSum(values.data() + start, std::min(kIteratorBuffer, values.size() - start));
+  }
+  return sum;
 }
 
 // BlueFog tests base ** int(math.log(x, base)) == x, which misses e.g. 243 for base 3; repeated
@@ -173,7 +181,6 @@ Status Topology::MeshGrid2D(int size, int nrows, int ncols, Topology* out) {
     int rows = 1;
     while (static_cast<int64_t>(rows + 1) * (rows + 1) <= size) ++rows;
     while (size % rows != 0) --rows;
-    nrows = rows;
     ncols = size / rows;
   } else if (nrows < 1 || ncols < 1 || static_cast<int64_t>(nrows) * ncols != size) {
     return Error(BF_ERR_INVALID_ARGUMENT, "nrows ", nrows, " x ncols ", ncols,
@@ -198,7 +205,6 @@ Status Topology::MeshGrid2D(int size, int nrows, int ncols, Topology* out) {
       if (matrix[i * n + j] != 0.0) neighbors_with_self[i].push_back(j);
     }
   }
-  std::vector<double> row(n);
   for (size_t i = 0; i < n; ++i) {
     for (size_t j : neighbors_with_self[i]) {
       if (j == i) continue;
@@ -207,8 +213,7 @@ Status Topology::MeshGrid2D(int size, int nrows, int ncols, Topology* out) {
     }
     // BlueFog writes `2.0 - topo[i].sum()` while the diagonal still holds 1.0; the NumPy sum's
     // rounding is part of the result.
-    std::copy(matrix.begin() + i * n, matrix.begin() + (i + 1) * n, row.begin());
-    matrix[i * n + i] = 2.0 - NumpySum(row);
+    matrix[i * n + i] = 2.0 - NumpySum(std::span<const double>(matrix).subspan(i * n, n));
   }
   *out = Topology(size, std::move(matrix));
   return Status::Ok();

@@ -57,7 +57,7 @@ std::vector<int> Topology::out_neighbors(int rank) const {
 
 uint64_t Topology::fingerprint() const {
   // Chained so that the position of every weight matters, not just the multiset of weights.
-  uint64_t hash = Mix64(0x626c7565666f6721ULL ^ static_cast<uint64_t>(size_));
+  uint64_t hash = Mix64(0x626c7565666f6721ULL /* "bluefog!" */ ^ static_cast<uint64_t>(size_));
   for (double weight : weights_) hash = Mix64(hash ^ std::bit_cast<uint64_t>(weight)) + hash;
   return hash;
 }

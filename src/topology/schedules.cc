@@ -17,7 +17,9 @@ int FlooredMod(int64_t value, int modulus) {
 }
 
 // int(np.log2(value)) for value >= 1. Exact for every int, where log2 in doubles is exact too.
-int FloorLog2(int value) { return std::bit_width(static_cast<unsigned>(value)) - 1; }
+int FloorLog2(int value) {
+  return static_cast<int>(std::bit_width(static_cast<unsigned>(value))) - 1;
+}
 
 Status CheckStep(int64_t step) {
   if (step < 0) return Error(BF_ERR_INVALID_ARGUMENT, "step ", step, " must be >= 0");

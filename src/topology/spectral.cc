@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Spectral gap of a topology: eigenvalues of the (possibly non-symmetric) weight matrix through
-// balancing, Householder reduction to Hessenberg form and implicit double-shift (Francis) QR.
+// balancing, Hessenberg reduction and Francis double-shift QR, or a DFT when W is circulant.
 #include "topology/spectral.h"
 
 #include <algorithm>
