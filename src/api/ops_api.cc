@@ -6,6 +6,7 @@
 #include "api/api_util.h"
 #include "api/guard.h"
 #include "api/neighbor_plan.h"
+#include "core/enum_value.h"
 
 using namespace bluefog;
 
@@ -77,16 +78,17 @@ Status Allreduce(const char* fn, const DLTensor* in, DLTensor* out,
   }
   BF_RETURN_IF_ERROR(StartOp(fn, OpKind::kAllreduce, in, out, args.name, &context, &op));
   const int me = context->layout().rank;
-  if (args.op != BF_REDUCE_AVERAGE && args.op != BF_REDUCE_SUM) {
-    return Error(BF_ERR_INVALID_ARGUMENT, fn, ": args->op is ", static_cast<int>(args.op),
+  const int reduce_op = EnumValue(args.op);
+  if (reduce_op != BF_REDUCE_AVERAGE && reduce_op != BF_REDUCE_SUM) {
+    return Error(BF_ERR_INVALID_ARGUMENT, fn, ": args->op is ", reduce_op,
                  " on rank ", me, "; use BF_REDUCE_AVERAGE or BF_REDUCE_SUM");
   }
-  if (args.op == BF_REDUCE_AVERAGE && !IsFloatingPoint(op->in.dtype)) {
+  if (reduce_op == BF_REDUCE_AVERAGE && !IsFloatingPoint(op->in.dtype)) {
     return Error(BF_ERR_INVALID_ARGUMENT, ArgWhere(fn, "in", me), " is ",
                  DTypeName(op->in.dtype),
                  "; averaging needs a floating dtype (use BF_REDUCE_SUM for integers)");
   }
-  op->reduce_op = args.op;
+  op->reduce_op = static_cast<bf_reduce_op>(reduce_op);
   op->machine_local = args.machine_local != 0;
   return Dispatch(*context, std::move(op), handle);
 }

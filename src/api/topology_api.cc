@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "api/guard.h"
+#include "core/enum_value.h"
 #include "bluefog.h"
 #include "topology/c_handle.h"
 #include "topology/schedules.h"
@@ -153,7 +154,9 @@ bf_status bf_topology_symmetric_exponential(int size, int base, bf_topology** ou
 
 bf_status bf_topology_ring(int size, bf_ring_style style, bf_topology** out) {
   return GuardedIn(__func__, [&] {
-    return MakeHandle(out, [&](Topology* graph) { return Topology::Ring(size, style, graph); });
+    return MakeHandle(out, [&](Topology* graph) {
+      return Topology::Ring(size, bluefog::EnumValue(style), graph);
+    });
   });
 }
 

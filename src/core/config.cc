@@ -2,6 +2,8 @@
 // Option and environment parsing for bf_init.
 #include "core/config.h"
 
+#include "core/enum_value.h"
+
 #include <cerrno>
 #include <cstdlib>
 #include <algorithm>
@@ -44,7 +46,7 @@ Status LoadConfig(const bf_init_options* options, Config* out) {
     BF_RETURN_IF_ERROR(ReadPositiveIntEnv("BLUEFOG_NODES_PER_MACHINE", &config.nodes_per_machine));
   }
 
-  bf_matching_mode mode = given.matching_mode;
+  int mode = EnumValue(given.matching_mode);
   if (mode == BF_MATCHING_DEFAULT) {
     const char* text = std::getenv("BLUEFOG_MATCHING");
     if (text == nullptr || *text == '\0' || std::strcmp(text, "ordered") == 0) {
@@ -56,9 +58,9 @@ Status LoadConfig(const bf_init_options* options, Config* out) {
   }
   if (mode != BF_MATCHING_ORDERED) {
     return Error(BF_ERR_INVALID_ARGUMENT, "bf_init: options->matching_mode ",
-                 static_cast<int>(mode), " is not a matching mode this build has");
+                 mode, " is not a matching mode this build has");
   }
-  config.matching_mode = mode;
+  config.matching_mode = static_cast<bf_matching_mode>(mode);
   *out = config;
   return Status::Ok();
 }

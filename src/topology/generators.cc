@@ -124,7 +124,7 @@ Status Topology::SymmetricExponential(int size, int base, Topology* out) {
   return Status::Ok();
 }
 
-Status Topology::Ring(int size, bf_ring_style style, Topology* out) {
+Status Topology::Ring(int size, int style, Topology* out) {
   BF_RETURN_IF_ERROR(CheckTopologySize(size));
   if (style != BF_RING_BIDIRECTIONAL && style != BF_RING_LEFT && style != BF_RING_RIGHT) {
     return Error(BF_ERR_INVALID_ARGUMENT, "style ", static_cast<int>(style),

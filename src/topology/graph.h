@@ -35,7 +35,8 @@ class Topology {
   static Status Exponential(int size, int base, Topology* out);
   static Status ExponentialTwo(int size, Topology* out);
   static Status SymmetricExponential(int size, int base, Topology* out);
-  static Status Ring(int size, bf_ring_style style, Topology* out);
+  // style is a bf_ring_style value, range-checked here (it arrives from C as an int).
+  static Status Ring(int size, int style, Topology* out);
   static Status Star(int size, int center_rank, Topology* out);
   // nrows = ncols = 0 picks BlueFog's default shape.
   static Status MeshGrid2D(int size, int nrows, int ncols, Topology* out);

@@ -83,7 +83,7 @@ TEST_P(Collective, AllgatherVaryingFirstDimension) {
   EXPECT_EQ(t.dtype.code, type.code);
   EXPECT_EQ(t.dtype.bits, type.bits);
   HostTensor view(type, {total_rows, 2});
-  std::memcpy(view.bytes.data(), t.data, view.bytes.size());
+  if (!view.bytes.empty()) std::memcpy(view.bytes.data(), t.data, view.bytes.size());
   int64_t offset = 0;
   for (int r = 0; r < size; ++r) {
     for (int64_t i = 0; i < (r % 3) * 2; ++i) EXPECT_EQ(view.Get(offset + i), Value(r, i));

@@ -232,7 +232,7 @@ TEST(GeneratorErrors, NameTheArgument) {
   ExpectInvalid(Topology::Exponential(8, 1, &t), "base 1");
   ExpectInvalid(Topology::SymmetricExponential(8, 0, &t), "base 0");
   ExpectInvalid(Topology::ExponentialTwo(0, &t), "size 0");
-  ExpectInvalid(Topology::Ring(8, static_cast<bf_ring_style>(3), &t), "style 3");
+  ExpectInvalid(Topology::Ring(8, 3, &t), "style 3");
   ExpectInvalid(Topology::Ring(0, BF_RING_LEFT, &t), "size 0");
   ExpectInvalid(Topology::Star(8, 9, &t), "center_rank 9 is out of range for size 8");
   ExpectInvalid(Topology::Star(8, -1, &t), "center_rank -1");
