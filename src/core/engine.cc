@@ -2,6 +2,8 @@
 // Engine thread: backend start-up, the run loop, and draining at shutdown.
 #include "core/engine.h"
 
+#include "core/backoff.h"
+
 namespace bluefog {
 
 Status Engine::Start(const MpiBackend::Options& options, Executor executor,
@@ -36,12 +38,18 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
 
   for (;;) {
     std::unique_ptr<Op> op;
+    // Callers often issue the next op right away: look for it briefly before sleeping.
+    SpinBriefly([this] { return queued_.load(std::memory_order_acquire) > 0; },
+                std::chrono::microseconds(50));
     {
       std::unique_lock<std::mutex> lock(queue_mutex_);
+      engine_sleeping_ = true;
       queue_cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+      engine_sleeping_ = false;
       if (queue_.empty()) break;  // stopping and drained
       op = std::move(queue_.front());
       queue_.pop_front();
+      queued_.fetch_sub(1, std::memory_order_relaxed);
     }
     Status result = executor_(*op, *backend_, layout_);
     auto completion = op->completion;
@@ -54,6 +62,7 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
 }
 
 Status Engine::Enqueue(std::unique_ptr<Op> op) {
+  bool wake = false;
   {
     std::lock_guard<std::mutex> lock(queue_mutex_);
     if (stopping_) {
@@ -61,8 +70,10 @@ Status Engine::Enqueue(std::unique_ptr<Op> op) {
     }
     ++in_flight_;
     queue_.push_back(std::move(op));
+    queued_.fetch_add(1, std::memory_order_release);
+    wake = engine_sleeping_;
   }
-  queue_cv_.notify_one();
+  if (wake) queue_cv_.notify_one();
   return Status::Ok();
 }
 

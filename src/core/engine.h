@@ -49,6 +49,8 @@ class Engine {
   std::condition_variable queue_cv_;
   std::deque<std::unique_ptr<Op>> queue_;
   bool stopping_ = false;
+  bool engine_sleeping_ = false;        // guarded by queue_mutex_: Enqueue must notify
+  std::atomic<int> queued_{0};          // lock-free view of queue_.size() for the spin phase
   std::atomic<int> in_flight_{0};
   Status shutdown_status_;
 };

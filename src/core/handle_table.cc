@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "core/backoff.h"
+
 namespace bluefog {
 
 void Completion::Complete(Status status) {
@@ -11,6 +13,7 @@ void Completion::Complete(Status status) {
     std::lock_guard<std::mutex> lock(mutex_);
     status_ = std::move(status);
     done_ = true;
+    done_published_.store(true, std::memory_order_release);
   }
   done_cv_.notify_all();
 }
@@ -21,6 +24,11 @@ bool Completion::done() const {
 }
 
 bool Completion::Wait(int timeout_ms, Status* status) const {
+  // Most operations finish within microseconds: spin briefly before paying for a futex sleep.
+  if (timeout_ms != 0) {
+    SpinBriefly([this] { return done_published_.load(std::memory_order_acquire); },
+                std::chrono::microseconds(20));
+  }
   std::unique_lock<std::mutex> lock(mutex_);
   if (timeout_ms < 0) {
     done_cv_.wait(lock, [this] { return done_; });

@@ -9,17 +9,52 @@ namespace bluefog {
 
 namespace {
 
-// Whole-array passes (out = w*in, then out += w_k*src_k) stream memory once per source.
+// out[i] = base_weight * base[i] + sum_{k < N} w[k] * src[k][i], one pass. N is a constant so
+// the loop unrolls and vectorizes; `base` may be `out` (accumulating) or alias it (in place).
+// The sum runs left to right, the same order as adding one source at a time.
+template <typename T, int N>
+void AccumulatePass(T* out, const T* base, T base_weight, const T* const* src, const T* w,
+                    size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    T value = base_weight * base[i];
+    for (int k = 0; k < N; ++k) value += w[k] * src[k][i];
+    out[i] = value;
+  }
+}
+
+template <typename T>
+void AccumulateGroup(T* out, const T* base, T base_weight, const T* const* src, const T* w,
+                     size_t n, size_t count) {
+  switch (n) {
+    case 0: AccumulatePass<T, 0>(out, base, base_weight, src, w, count); break;
+    case 1: AccumulatePass<T, 1>(out, base, base_weight, src, w, count); break;
+    case 2: AccumulatePass<T, 2>(out, base, base_weight, src, w, count); break;
+    case 3: AccumulatePass<T, 3>(out, base, base_weight, src, w, count); break;
+    default: AccumulatePass<T, 4>(out, base, base_weight, src, w, count); break;
+  }
+}
+
+// Sources are folded in groups of up to 4 per pass over memory (most topologies need one pass).
 template <typename T>
 void CombineTyped(T* out, const T* in, double self_weight, std::span<const void* const> sources,
                   std::span<const double> weights, size_t count) {
-  const T self = static_cast<T>(self_weight);
-  for (size_t i = 0; i < count; ++i) out[i] = self * in[i];
-  for (size_t k = 0; k < sources.size(); ++k) {
-    const T* source = static_cast<const T*>(sources[k]);
-    const T weight = static_cast<T>(weights[k]);
-    for (size_t i = 0; i < count; ++i) out[i] += weight * source[i];
-  }
+  constexpr size_t kGroup = 4;
+  const T* group_sources[kGroup];
+  T group_weights[kGroup];
+  const T* base = in;
+  T base_weight = static_cast<T>(self_weight);
+  size_t k = 0;
+  do {
+    const size_t n = std::min(kGroup, sources.size() - k);
+    for (size_t g = 0; g < n; ++g) {
+      group_sources[g] = static_cast<const T*>(sources[k + g]);
+      group_weights[g] = static_cast<T>(weights[k + g]);
+    }
+    AccumulateGroup(out, base, base_weight, group_sources, group_weights, n, count);
+    base = out;
+    base_weight = T(1);
+    k += n;
+  } while (k < sources.size());
 }
 
 // 16-bit floats: widen a block at a time, accumulate in float32, narrow once.

@@ -19,7 +19,7 @@ namespace {
 constexpr int kNeighborTag = 0x0B1F;
 // Messages up to this size are packed with their header into one buffer (a copy is cheaper than
 // a derived datatype); larger payloads go out in place through an hindexed datatype.
-constexpr size_t kPackLimitBytes = 64 * 1024;
+constexpr size_t kPackLimitBytes = 8 * 1024;
 // MPI counts are int; collectives move large buffers in chunks of this many bytes.
 constexpr int64_t kChunkBytes = int64_t{1} << 30;
 
@@ -61,6 +61,24 @@ const char* ThreadLevelName(int level) {
     case MPI_THREAD_SERIALIZED: return "MPI_THREAD_SERIALIZED";
     default: return "MPI_THREAD_MULTIPLE";
   }
+}
+
+// Completes whatever of `requests` has finished (they become MPI_REQUEST_NULL); *completed counts
+// them, so the caller can tell a transfer that is moving from one that waits.
+Status TestSome(std::vector<MPI_Request>* requests, int* completed) {
+  *completed = 0;
+  if (requests->empty()) return Status::Ok();
+  int count = 0;
+  std::vector<int> indices(requests->size());
+  BF_MPI_CHECK(MPI_Testsome(static_cast<int>(requests->size()), requests->data(), &count,
+                            indices.data(), MPI_STATUSES_IGNORE));
+  *completed = count == MPI_UNDEFINED ? 0 : count;
+  return Status::Ok();
+}
+
+bool AllDone(const std::vector<MPI_Request>& requests) {
+  return std::all_of(requests.begin(), requests.end(),
+                     [](MPI_Request r) { return r == MPI_REQUEST_NULL; });
 }
 
 }  // namespace
@@ -176,7 +194,7 @@ Status MpiBackend::WaitPolled(MPI_Request* request, const char* what) {
       return Error(BF_ERR_BACKEND, what, " failed: ", MpiErrorText(rc));
     }
     if (done) return Status::Ok();
-    backoff.Pause();
+    backoff.Pause(/*waiting_for_peer=*/true);
   }
 }
 
@@ -300,16 +318,15 @@ Status MpiBackend::Exchange(std::span<const Outgoing> sends, std::span<Incoming>
       --unprobed;
       progressed = true;
     }
-    int sends_done = 0, receives_done = 0;
-    BF_MPI_CHECK(MPI_Testall(static_cast<int>(send_requests.size()), send_requests.data(),
-                             &sends_done, MPI_STATUSES_IGNORE));
-    BF_MPI_CHECK(MPI_Testall(static_cast<int>(receive_requests.size()), receive_requests.data(),
-                             &receives_done, MPI_STATUSES_IGNORE));
-    if (sends_done && receives_done && unprobed == 0) break;
+    int sends_completed = 0, receives_completed = 0;
+    BF_RETURN_IF_ERROR(TestSome(&send_requests, &sends_completed));
+    BF_RETURN_IF_ERROR(TestSome(&receive_requests, &receives_completed));
+    if (sends_completed + receives_completed > 0) progressed = true;
+    if (unprobed == 0 && AllDone(send_requests) && AllDone(receive_requests)) break;
     if (progressed) {
       backoff.Progressed();
     } else {
-      backoff.Pause();
+      backoff.Pause(/*waiting_for_peer=*/unprobed > 0);
     }
   }
 
