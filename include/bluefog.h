@@ -75,9 +75,17 @@ BF_API const char *bf_last_error(void);
 /* ---------------------------------------------------------------------------------------------
  * Process model.
  */
+/* How operations are matched across ranks. */
 typedef enum bf_matching_mode {
-  BF_MATCHING_DEFAULT = 0, /* BLUEFOG_MATCHING env var, else ordered (the only mode today) */
-  BF_MATCHING_ORDERED = 1  /* ops run in issue order on every rank, as in MPI/NCCL */
+  BF_MATCHING_DEFAULT = 0, /* the BLUEFOG_MATCHING env var ("named" or "ordered"), else named */
+  /* Global ops (allreduce, broadcast, allgather, barrier, set_topology, checked dynamic neighbor
+   * ops) run in issue order on every rank, with no coordination traffic, as in MPI/NCCL and
+   * BlueFog's skip-negotiate stage. Neighbor ops match by name in either mode. */
+  BF_MATCHING_ORDERED = 1,
+  /* Ops match by name and may be issued in different orders on different ranks (as autograd
+   * hooks do). Global ops are ordered by negotiation rounds over a tree of ranks, started only
+   * when a rank has global ops pending; neighbor ops never coordinate beyond their own messages. */
+  BF_MATCHING_NAMED = 2
 } bf_matching_mode;
 
 typedef struct bf_init_options {
@@ -89,9 +97,16 @@ typedef struct bf_init_options {
    * else a shared-memory split. */
   int nodes_per_machine;
   bf_matching_mode matching_mode;
+  /* Seconds an op may wait before the engine names it and the ranks it waits for on stderr
+   * (repeated once per period). 0: BLUEFOG_STALL_WARNING_S, else 60. Negative: never warn. */
+  double stall_warning_s;
 } bf_init_options;
 
-#define BF_INIT_OPTIONS_INIT {sizeof(bf_init_options), NULL, 0, BF_MATCHING_DEFAULT}
+#define BF_INIT_OPTIONS_INIT {sizeof(bf_init_options), NULL, 0, BF_MATCHING_DEFAULT, 0.0}
+
+/* The matching mode in effect (BF_MATCHING_ORDERED or BF_MATCHING_NAMED), or -1 if not
+ * initialized. */
+BF_API int bf_matching_mode_in_effect(void);
 
 /* Starts the engine. Collective over the adopted communicator. Initializes MPI (thread level
  * MPI_THREAD_MULTIPLE) if it is not initialized yet; adopts it otherwise (it must provide at least
@@ -229,9 +244,10 @@ BF_API bf_status bf_handle_free(bf_handle handle);
 
 /* ---------------------------------------------------------------------------------------------
  * Operations. Each has a blocking form and an `_async` form; both are collective over the ranks the
- * operation involves and must be issued in the same order on each of them. Every transfer carries
- * a header, so a mismatch (different operation, name, dtype, element count or root) fails with
- * BF_ERR_MISMATCH on every rank involved instead of hanging or corrupting memory.
+ * operation involves. Ops are matched across ranks by name (see bf_matching_mode); names must be
+ * unique among the ops a rank has in flight (BF_ERR_INVALID_ARGUMENT otherwise). Every transfer
+ * carries a header, so a mismatch (different operation, dtype, element count or root under one
+ * name) fails with BF_ERR_MISMATCH instead of hanging or corrupting memory.
  * Dtypes: int8/16/32/64, uint8, float16, bfloat16, float32, float64 where the op makes sense;
  * reductions of 16-bit floats accumulate in float32. Devices: kDLCPU, kDLCUDAHost.
  */
@@ -332,6 +348,25 @@ BF_API bf_status bf_pair_gossip(const DLTensor *in, DLTensor *out, int peer_rank
 BF_API bf_status bf_pair_gossip_async(const DLTensor *in, DLTensor *out, int peer_rank,
                                       double self_weight, double pair_weight,
                                       const bf_op_args *args, bf_handle *handle);
+
+/* ---------------------------------------------------------------------------------------------
+ * Timeline: a Chrome trace of this rank's operations, written to <prefix><rank>.json when
+ * BLUEFOG_TIMELINE=<prefix> is set at bf_init (docs/timeline.md). Every operation's phases are
+ * recorded under its name; these two functions add the caller's own activities to the same file.
+ * Not collective; any thread may call them. Events are buffered and written by a background
+ * thread, so neither call waits for the disk. The file is completed (a closed JSON array) by
+ * bf_finalize.
+ */
+
+/* Begins `activity` under `name` (both copied; UTF-8, escaped as needed). `name` groups events in
+ * the viewer as one row, like an operation's name (it may be one, to annotate that operation).
+ * Activities nest: each bf_timeline_end_activity ends the innermost one this thread began under
+ * `name`, so begin and end an activity on the same thread.
+ * Returns BF_OK; BF_ERR_NOT_INITIALIZED before bf_init or after bf_finalize;
+ * BF_ERR_INVALID_ARGUMENT if name or activity is NULL; BF_ERR_UNSUPPORTED if the timeline is off. */
+BF_API bf_status bf_timeline_start_activity(const char *name, const char *activity);
+/* Ends the innermost activity this thread began under `name` (copied). Statuses as above. */
+BF_API bf_status bf_timeline_end_activity(const char *name);
 
 #ifdef __cplusplus
 } /* extern "C" */

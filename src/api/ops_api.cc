@@ -189,7 +189,7 @@ Status PairGossip(const char* fn, const DLTensor* in, DLTensor* out, int peer,
 Status Barrier(const char* fn, bf_handle* handle) {
   std::shared_ptr<Context> context;
   std::unique_ptr<Op> op;
-  BF_RETURN_IF_ERROR(StartOp(fn, OpKind::kBarrier, nullptr, nullptr, "barrier", &context, &op));
+  BF_RETURN_IF_ERROR(StartOp(fn, OpKind::kBarrier, nullptr, nullptr, nullptr, &context, &op));
   return Dispatch(*context, std::move(op), handle);
 }
 

@@ -32,6 +32,11 @@ BF_API bf_status bf_finalize(void) {
 
 BF_API int bf_initialized(void) { return CurrentContext() ? 1 : 0; }
 
+BF_API int bf_matching_mode_in_effect(void) {
+  std::shared_ptr<Context> context = CurrentContext();
+  return context ? static_cast<int>(context->matching_mode()) : -1;
+}
+
 BF_API int bf_rank(void) { return Query([](const ProcessLayout& l) { return l.rank; }); }
 BF_API int bf_size(void) { return Query([](const ProcessLayout& l) { return l.size; }); }
 BF_API int bf_local_rank(void) {

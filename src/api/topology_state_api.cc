@@ -33,7 +33,7 @@ BF_API bf_status bf_set_topology(const bf_topology* topology, int is_weighted) {
 
     auto op = std::make_unique<Op>();
     op->kind = OpKind::kSetTopology;
-    op->name = "set_topology";
+    op->name = context->AutoName(OpKind::kSetTopology);
     op->topology = installed;
     op->topology_weighted = is_weighted != 0;
     Status status = RunBlocking(*context, std::move(op));

@@ -5,7 +5,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/dtype.h"
@@ -41,13 +43,36 @@ struct Outgoing {
   size_t payload_bytes = 0;
 };
 
-// Filled by Exchange: the header and payload received from `peer`. The payload points into a
-// backend-owned buffer that stays valid until the next Exchange.
-struct Incoming {
-  int peer = -1;
+// A message taken from the mailbox: its sender, header and payload (a backend-owned buffer that
+// goes back to the backend's pool when this object is destroyed).
+class ReceivedMessage {
+ public:
+  virtual ~ReceivedMessage() = default;
+  int source = -1;
   WireHeader header;
-  const std::byte* payload = nullptr;
-  size_t payload_bytes = 0;
+  virtual const std::byte* payload() const = 0;
+  virtual size_t payload_bytes() const = 0;
+};
+
+// Sends in flight; the payloads they read must stay untouched until Test reports them done.
+class PendingSends {
+ public:
+  virtual ~PendingSends() = default;
+  virtual Status Test(bool* done) = 0;
+};
+
+// One negotiation round over every rank: each offers the names (hashes) of the global operations
+// it has posted; the round returns the names every rank offered, in one order all ranks share.
+class NegotiationRound {
+ public:
+  virtual ~NegotiationRound() = default;
+  // Advances the round; *done once `ready()` is known.
+  virtual Status Test(bool* done) = 0;
+  virtual const std::vector<uint64_t>& ready() const = 0;
+  // While not done: the ranks this rank is waiting on (for the stall watchdog).
+  virtual std::string WaitingFor() const = 0;
+  // After the round: the ranks that had not offered `name`.
+  virtual std::vector<int> MissingRanks(uint64_t name) const = 0;
 };
 
 class Backend {
@@ -58,7 +83,8 @@ class Backend {
   virtual int size(Group group) const = 0;
 
   // Small control-plane collectives. Every rank of the group calls them with the same count,
-  // so they match structurally even when the operations that use them do not.
+  // so they match structurally even when the operations that use them do not. They keep the
+  // mailbox moving while they wait.
   virtual Status AllreduceMax(int64_t* values, int count, Group group) = 0;
   virtual Status AllgatherFixed(const void* mine, size_t bytes, void* all, Group group) = 0;
 
@@ -68,9 +94,23 @@ class Backend {
   virtual Status Allgatherv(const void* mine, size_t my_bytes, void* all,
                             const std::vector<int64_t>& bytes_per_rank, Group group) = 0;
 
-  // Point-to-point: sends every Outgoing and receives one message from each Incoming's peer,
-  // whatever its size. World group ranks.
-  virtual Status Exchange(std::span<const Outgoing> sends, std::span<Incoming> receives) = 0;
+  // Point-to-point, world ranks. Every rank's engine receives every neighbor message as it
+  // arrives into a mailbox keyed by (sender, name hash), whether or not it has posted the
+  // operation yet; operations take their messages from there. So sends always complete and
+  // operations may be posted in any order.
+  virtual Status StartSends(std::span<const Outgoing> sends,
+                            std::unique_ptr<PendingSends>* out) = 0;
+  // Receives whatever has arrived. *progressed: something completed or arrived.
+  virtual Status Progress(bool* progressed) = 0;
+  // The oldest message from `source` for `name_hash`, or nullptr if none has arrived.
+  virtual std::unique_ptr<ReceivedMessage> Take(int source, uint64_t name_hash) = 0;
+
+  // Starts the next negotiation round offering `names` (at most one round at a time). Every rank
+  // takes part in every round; a rank starts one when it has new names to offer or when
+  // NegotiationRequested says a peer has started the next round.
+  virtual Status StartNegotiation(const std::vector<uint64_t>& names,
+                                  std::unique_ptr<NegotiationRound>* out) = 0;
+  virtual Status NegotiationRequested(bool* requested) = 0;
 };
 
 }  // namespace bluefog

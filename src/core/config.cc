@@ -5,6 +5,7 @@
 #include "core/enum_value.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <algorithm>
 #include <cstring>
@@ -23,6 +24,20 @@ Status ReadPositiveIntEnv(const char* name, int* out) {
                  "' is not a positive integer");
   }
   *out = static_cast<int>(value);
+  return Status::Ok();
+}
+
+Status ReadPositiveDoubleEnv(const char* name, double* out) {
+  const char* text = std::getenv(name);
+  if (text == nullptr || *text == '\0') return Status::Ok();
+  char* end = nullptr;
+  errno = 0;
+  const double value = std::strtod(text, &end);
+  if (errno != 0 || *end != '\0' || !std::isfinite(value) || value <= 0) {
+    return Error(BF_ERR_INVALID_ARGUMENT, "environment variable ", name, "='", text,
+                 "' is not a positive number");
+  }
+  *out = value;
   return Status::Ok();
 }
 
@@ -49,18 +64,33 @@ Status LoadConfig(const bf_init_options* options, Config* out) {
   int mode = EnumValue(given.matching_mode);
   if (mode == BF_MATCHING_DEFAULT) {
     const char* text = std::getenv("BLUEFOG_MATCHING");
-    if (text == nullptr || *text == '\0' || std::strcmp(text, "ordered") == 0) {
+    if (text == nullptr || *text == '\0' || std::strcmp(text, "named") == 0) {
+      mode = BF_MATCHING_NAMED;
+    } else if (std::strcmp(text, "ordered") == 0) {
       mode = BF_MATCHING_ORDERED;
     } else {
       return Error(BF_ERR_INVALID_ARGUMENT, "environment variable BLUEFOG_MATCHING='", text,
-                   "' is not a matching mode this build has (ordered)");
+                   "' is not a matching mode (named, ordered)");
     }
   }
-  if (mode != BF_MATCHING_ORDERED) {
+  if (mode != BF_MATCHING_ORDERED && mode != BF_MATCHING_NAMED) {
     return Error(BF_ERR_INVALID_ARGUMENT, "bf_init: options->matching_mode ",
                  mode, " is not a matching mode this build has");
   }
   config.matching_mode = static_cast<bf_matching_mode>(mode);
+
+  if (!std::isfinite(given.stall_warning_s)) {
+    return InvalidArgument("bf_init: options->stall_warning_s must be finite");
+  }
+  config.stall_warning_s = given.stall_warning_s;
+  if (config.stall_warning_s == 0.0) {
+    config.stall_warning_s = 60.0;
+    BF_RETURN_IF_ERROR(ReadPositiveDoubleEnv("BLUEFOG_STALL_WARNING_S", &config.stall_warning_s));
+  }
+
+  if (const char* text = std::getenv("BLUEFOG_TIMELINE"); text != nullptr) {
+    config.timeline_prefix = text;
+  }
   *out = config;
   return Status::Ok();
 }

@@ -2,6 +2,8 @@
 // Config: bf_init options merged with BLUEFOG_* environment variables (options win).
 #pragma once
 
+#include <string>
+
 #include "bluefog.h"
 #include "core/status.h"
 
@@ -10,14 +12,17 @@ namespace bluefog {
 struct Config {
   const void* mpi_comm = nullptr;
   int nodes_per_machine = 0;  // 0: shared-memory split
-  bf_matching_mode matching_mode = BF_MATCHING_ORDERED;
+  bf_matching_mode matching_mode = BF_MATCHING_NAMED;
+  double stall_warning_s = 60.0;  // <= 0: never warn
+  std::string timeline_prefix;  // BLUEFOG_TIMELINE: writes <prefix><rank>.json; empty: off
 };
 
 // Reads min(options->struct_size, sizeof) bytes of `options` (NULL: defaults), then the
 // environment for fields left at zero. Malformed values are errors naming the variable.
 Status LoadConfig(const bf_init_options* options, Config* out);
 
-// Parses a positive integer environment variable; *out untouched when unset.
+// Parse a positive integer / number environment variable; *out untouched when unset.
 Status ReadPositiveIntEnv(const char* name, int* out);
+Status ReadPositiveDoubleEnv(const char* name, double* out);
 
 }  // namespace bluefog

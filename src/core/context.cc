@@ -2,8 +2,9 @@
 // Context and the process-wide runtime slot behind bf_init / bf_finalize.
 #include "core/context.h"
 
+#include <iostream>
+
 #include "core/runtime.h"
-#include "ops/execute.h"
 #include "topology/graph.h"
 
 namespace bluefog {
@@ -13,7 +14,14 @@ Status Context::Create(const Config& config, std::shared_ptr<Context>* out) {
   MpiBackend::Options backend_options;
   backend_options.adopt_comm = config.mpi_comm;
   backend_options.nodes_per_machine = config.nodes_per_machine;
-  BF_RETURN_IF_ERROR(Engine::Start(backend_options, ExecuteOp, &context->engine_));
+  Engine::Settings settings;
+  settings.matching = config.matching_mode;
+  settings.stall_warning_s = config.stall_warning_s;
+  BF_RETURN_IF_ERROR(Engine::Start(backend_options, settings, &context->engine_));
+  if (!config.timeline_prefix.empty()) {
+    BF_RETURN_IF_ERROR(
+        Timeline::Open(config.timeline_prefix, context->layout().rank, &context->timeline_));
+  }
 
   // BlueFog's default: the exponential-2 graph, unweighted.
   Topology initial;
@@ -54,7 +62,16 @@ void Context::ReplaceTopology(std::shared_ptr<const Topology> topology, bool wei
   topology_weighted_ = weighted;
 }
 
-Status Context::Shutdown() { return engine_->Stop(); }
+Status Context::Shutdown() {
+  Status status = engine_->Stop();
+  // After the engine, so its last phases are in; a trace that cannot be written is not a reason
+  // to fail bf_finalize.
+  if (timeline_) {
+    const Status closed = timeline_->Close();
+    if (!closed.ok()) std::cerr << "bluefog: " << closed.message() << "\n";
+  }
+  return status;
+}
 
 namespace {
 std::mutex runtime_mutex;

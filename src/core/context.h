@@ -13,6 +13,7 @@
 #include "core/engine.h"
 #include "core/handle_table.h"
 #include "core/op.h"
+#include "core/timeline.h"
 
 namespace bluefog {
 
@@ -24,7 +25,10 @@ class Context {
 
   const ProcessLayout& layout() const { return engine_->layout(); }
   HandleTable& handles() { return handles_; }
+  // The trace writer, or null when the timeline is off.
+  Timeline* timeline() const { return timeline_.get(); }
   int in_flight() const { return engine_->in_flight(); }
+  bf_matching_mode matching_mode() const { return engine_->matching_mode(); }
 
   // Registers a handle for `op` and queues it; *handle receives its id.
   Status Submit(std::unique_ptr<Op> op, bf_handle* handle);
@@ -39,6 +43,7 @@ class Context {
  private:
   Context() = default;
 
+  std::unique_ptr<Timeline> timeline_;  // declared before engine_: outlives the engine thread
   std::unique_ptr<Engine> engine_;
   HandleTable handles_;
   std::array<std::atomic<uint64_t>, 16> unnamed_counts_{};

@@ -1,15 +1,37 @@
 // SPDX-License-Identifier: Apache-2.0
-// Engine thread: backend start-up, the run loop, and draining at shutdown.
+// Engine thread: backend start-up, the event loop (admit, progress, finish, negotiate, watch for
+// stalls, back off), and draining at shutdown.
 #include "core/engine.h"
 
+#include <algorithm>
+#include <cstdio>
+#include <sstream>
+
 #include "core/backoff.h"
+#include "ops/execute.h"
 
 namespace bluefog {
 
-Status Engine::Start(const MpiBackend::Options& options, Executor executor,
+namespace {
+
+// Dynamic neighbor ops that check their plan first run a global allgather, so they need the
+// same cross-rank ordering as global collectives.
+bool NeedsGlobalOrder(const Op& op) {
+  return IsGlobal(op.kind) || (op.neighbor.dynamic && op.neighbor.check_topology);
+}
+
+std::string RankList(const std::vector<int>& ranks) {
+  std::ostringstream text;
+  for (size_t i = 0; i < ranks.size(); ++i) text << (i ? ", " : "") << ranks[i];
+  return text.str();
+}
+
+}  // namespace
+
+Status Engine::Start(const MpiBackend::Options& options, const Settings& settings,
                      std::unique_ptr<Engine>* out) {
   std::unique_ptr<Engine> engine(new Engine());
-  engine->executor_ = std::move(executor);
+  engine->settings_ = settings;
   std::promise<Status> started;
   std::future<Status> started_future = started.get_future();
   engine->thread_ = std::thread(&Engine::Run, engine.get(), options, &started);
@@ -36,36 +58,196 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
   layout_ = backend_->layout();
   started->set_value(Status::Ok());
 
+  Backoff backoff;
   for (;;) {
-    std::unique_ptr<Op> op;
-    // Callers often issue the next op right away: look for it briefly before sleeping.
-    SpinBriefly([this] { return queued_.load(std::memory_order_acquire) > 0; },
-                std::chrono::microseconds(50));
+    std::deque<std::unique_ptr<Op>> admitted;
+    if (!busy()) {
+      // Callers often issue the next op right away: look for it briefly before sleeping.
+      SpinBriefly([this] { return queued_.load(std::memory_order_acquire) > 0; },
+                  std::chrono::microseconds(50));
+    }
     {
       std::unique_lock<std::mutex> lock(queue_mutex_);
-      engine_sleeping_ = true;
-      queue_cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
-      engine_sleeping_ = false;
-      if (queue_.empty()) break;  // stopping and drained
-      op = std::move(queue_.front());
-      queue_.pop_front();
-      queued_.fetch_sub(1, std::memory_order_relaxed);
+      if (!busy()) {
+        engine_sleeping_ = true;
+        queue_cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+        engine_sleeping_ = false;
+        if (queue_.empty()) break;  // stopping and drained
+      }
+      admitted.swap(queue_);
+      queued_.store(0, std::memory_order_release);
     }
-    Status result = executor_(*op, *backend_, layout_);
-    auto completion = op->completion;
-    op.reset();  // release op-owned resources before waking the waiter
-    --in_flight_;
-    completion->Complete(std::move(result));
+    bool progressed = !admitted.empty();
+    for (auto& op : admitted) Admit(std::move(op));
+
+    bool moved = false;
+    Status step = backend_->Progress(&moved);
+    if (step.ok()) step = AdvanceNeighborOps(&progressed);
+    if (step.ok() && settings_.matching == BF_MATCHING_NAMED) step = AdvanceNegotiation(&progressed);
+    if (!step.ok()) {
+      // The transport itself failed: nothing in flight can complete any more.
+      std::fprintf(stderr, "bluefog: rank %d: engine error: %s\n", layout_.rank,
+                   step.message().c_str());
+      while (!active_.empty()) {
+        Finish(std::move(active_.back()), step);
+        active_.pop_back();
+      }
+      while (!awaiting_order_.empty()) {
+        Finish(std::move(awaiting_order_.front()), step);
+        awaiting_order_.pop_front();
+      }
+      round_.reset();
+    }
+    WarnAboutStalls();
+    if (progressed || moved) {
+      backoff.Progressed();
+    } else if (busy()) {
+      backoff.Pause(/*waiting_for_peer=*/!backend_->transferring());
+    }
   }
+  round_.reset();
   shutdown_status_ = backend_->Shutdown();
   backend_.reset();
 }
 
+void Engine::Admit(std::unique_ptr<Op> op) {
+  op->posted_at = std::chrono::steady_clock::now();
+  if (!NeedsGlobalOrder(*op)) {
+    Status status = StartNeighborOp(*op, *backend_);
+    if (!status.ok()) return Finish(std::move(op), status);
+    active_.push_back(std::move(op));
+    return;
+  }
+  if (settings_.matching == BF_MATCHING_NAMED) {
+    awaiting_order_.push_back(std::move(op));
+    new_names_to_offer_ = true;
+    return;
+  }
+  RunOrdered(std::move(op));
+}
+
+void Engine::RunOrdered(std::unique_ptr<Op> op) {
+  if (IsGlobal(op->kind)) {
+    Status status = RunGlobalOp(*op, *backend_);
+    return Finish(std::move(op), status);
+  }
+  Status status = CheckTopologyConsistency(*op, *backend_);
+  if (status.ok()) status = StartNeighborOp(*op, *backend_);
+  if (!status.ok()) return Finish(std::move(op), status);
+  active_.push_back(std::move(op));
+}
+
+Status Engine::AdvanceNeighborOps(bool* progressed) {
+  for (size_t i = 0; i < active_.size();) {
+    bool done = false;
+    Status status = TryFinishNeighborOp(*active_[i], *backend_, &done);
+    if (!done && status.ok()) {
+      ++i;
+      continue;
+    }
+    std::unique_ptr<Op> op = std::move(active_[i]);
+    active_.erase(active_.begin() + static_cast<std::ptrdiff_t>(i));
+    Finish(std::move(op), status);
+    *progressed = true;
+  }
+  return Status::Ok();
+}
+
+Status Engine::AdvanceNegotiation(bool* progressed) {
+  if (!round_) {
+    if (awaiting_order_.empty()) return Status::Ok();  // nothing we offer could become ready
+    bool requested = false;
+    BF_RETURN_IF_ERROR(backend_->NegotiationRequested(&requested));
+    if (!new_names_to_offer_ && !requested) return Status::Ok();
+    std::vector<uint64_t> names;
+    for (const auto& op : awaiting_order_) names.push_back(HashName(op->name));
+    BF_RETURN_IF_ERROR(backend_->StartNegotiation(names, &round_));
+    new_names_to_offer_ = false;
+    *progressed = true;
+  }
+  bool done = false;
+  BF_RETURN_IF_ERROR(round_->Test(&done));
+  if (!done) return Status::Ok();
+  *progressed = true;
+  // Every rank got the same ready list in the same order: run those ops in that order.
+  for (uint64_t name : round_->ready()) {
+    auto it = std::find_if(awaiting_order_.begin(), awaiting_order_.end(),
+                           [&](const auto& op) { return HashName(op->name) == name; });
+    if (it == awaiting_order_.end()) continue;
+    std::unique_ptr<Op> op = std::move(*it);
+    awaiting_order_.erase(it);
+    RunOrdered(std::move(op));
+  }
+  for (auto& op : awaiting_order_) op->not_posted_by = round_->MissingRanks(HashName(op->name));
+  round_.reset();
+  return Status::Ok();
+}
+
+void Engine::Finish(std::unique_ptr<Op> op, Status status) {
+  {
+    std::lock_guard<std::mutex> lock(names_mutex_);
+    names_in_flight_.erase(op->name);
+  }
+  auto completion = op->completion;
+  op.reset();  // release op-owned resources before waking the waiter
+  --in_flight_;
+  completion->Complete(std::move(status));
+}
+
+void Engine::WarnAboutStalls() {
+  if (settings_.stall_warning_s <= 0 || !busy()) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_stall_check_ < std::chrono::milliseconds(200)) return;
+  last_stall_check_ = now;
+  const auto period = std::chrono::duration<double>(settings_.stall_warning_s);
+  auto overdue = [&](Op& op) {
+    if (now - op.posted_at < period || now - op.last_stall_warning < period) return false;
+    op.last_stall_warning = now;
+    return true;
+  };
+  auto waited = [&](const Op& op) {
+    return std::chrono::duration<double>(now - op.posted_at).count();
+  };
+  for (auto& op : active_) {
+    if (!overdue(*op)) continue;
+    const std::vector<int> missing = MissingSources(*op);
+    std::ostringstream text;
+    text << OpKindName(op->kind) << " '" << op->name << "' has waited " << waited(*op) << " s";
+    if (!missing.empty()) text << "; no message yet from rank(s) " << RankList(missing);
+    if (op->progress && !op->progress->sends_done) {
+      text << "; its sends to rank(s) " << RankList(op->neighbor.dst_ranks)
+           << " have not all been taken";
+    }
+    std::fprintf(stderr, "bluefog: rank %d: stalled: %s\n", layout_.rank, text.str().c_str());
+  }
+  for (auto& op : awaiting_order_) {
+    if (!overdue(*op)) continue;
+    std::ostringstream text;
+    text << OpKindName(op->kind) << " '" << op->name << "' has waited " << waited(*op)
+         << " s for every rank to post it";
+    if (!op->not_posted_by.empty()) {
+      text << "; not posted by rank(s) " << RankList(op->not_posted_by) << " at the last round";
+    }
+    if (round_) text << "; the negotiation is waiting for " << round_->WaitingFor();
+    std::fprintf(stderr, "bluefog: rank %d: stalled: %s\n", layout_.rank, text.str().c_str());
+  }
+}
+
 Status Engine::Enqueue(std::unique_ptr<Op> op) {
+  {
+    std::lock_guard<std::mutex> lock(names_mutex_);
+    if (!names_in_flight_.insert(op->name).second) {
+      return Error(BF_ERR_INVALID_ARGUMENT, "an operation named '", op->name,
+                   "' is already in flight on rank ", layout_.rank,
+                   "; names must be unique among pending operations");
+    }
+  }
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(queue_mutex_);
     if (stopping_) {
+      std::lock_guard<std::mutex> names_lock(names_mutex_);
+      names_in_flight_.erase(op->name);
       return Status(BF_ERR_SHUTDOWN, "BlueFog is shutting down; the operation was not queued");
     }
     ++in_flight_;

@@ -1,16 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
-// Engine: the one thread that owns every MPI call. Callers enqueue validated Ops; the engine runs
-// them in issue order and completes their handles. It sleeps on a condition variable when idle.
+// Engine: the one thread that owns every MPI call. Callers enqueue validated Ops; the engine
+// starts neighbor ops at once (they match by name through the mailbox, in any order), orders
+// global ops across ranks (negotiated by name, or in issue order), completes handles, and warns
+// about ops that stall. It sleeps on a condition variable when it has nothing to do.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <deque>
-#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <unordered_set>
+#include <vector>
 
 #include "backend/mpi/mpi_backend.h"
 #include "core/op.h"
@@ -19,40 +23,63 @@ namespace bluefog {
 
 class Engine {
  public:
-  // What the engine does with each op; runs on the engine thread with the backend.
-  using Executor = std::function<Status(Op&, Backend&, const ProcessLayout&)>;
+  struct Settings {
+    bf_matching_mode matching = BF_MATCHING_NAMED;
+    double stall_warning_s = 60.0;  // <= 0: never warn
+  };
 
   // Starts the thread, which initializes the backend; returns once the layout is known.
-  static Status Start(const MpiBackend::Options& options, Executor executor,
+  static Status Start(const MpiBackend::Options& options, const Settings& settings,
                       std::unique_ptr<Engine>* out);
   ~Engine();
 
-  // Queues `op`; its completion fires when it has run. BF_ERR_SHUTDOWN once Stop has begun.
+  // Queues `op`; its completion fires when it has run. BF_ERR_SHUTDOWN once Stop has begun;
+  // BF_ERR_INVALID_ARGUMENT if an op of the same name is still in flight on this rank.
   Status Enqueue(std::unique_ptr<Op> op);
   // Runs everything queued, then shuts the backend down and joins the thread.
   Status Stop();
 
   const ProcessLayout& layout() const { return layout_; }
+  bf_matching_mode matching_mode() const { return settings_.matching; }
   // Ops enqueued and not yet completed.
   int in_flight() const { return in_flight_.load(); }
 
  private:
   Engine() = default;
   void Run(MpiBackend::Options options, std::promise<Status>* started);
+  bool busy() const { return !active_.empty() || !awaiting_order_.empty(); }
 
-  Executor executor_;
+  // Engine-thread steps.
+  void Admit(std::unique_ptr<Op> op);
+  void RunOrdered(std::unique_ptr<Op> op);  // a globally ordered op whose turn has come
+  Status AdvanceNeighborOps(bool* progressed);
+  Status AdvanceNegotiation(bool* progressed);
+  void Finish(std::unique_ptr<Op> op, Status status);
+  void WarnAboutStalls();
+
+  Settings settings_;
   ProcessLayout layout_;
   std::unique_ptr<MpiBackend> backend_;
   std::thread thread_;
 
+  // Shared with callers.
   std::mutex queue_mutex_;
   std::condition_variable queue_cv_;
   std::deque<std::unique_ptr<Op>> queue_;
   bool stopping_ = false;
-  bool engine_sleeping_ = false;        // guarded by queue_mutex_: Enqueue must notify
-  std::atomic<int> queued_{0};          // lock-free view of queue_.size() for the spin phase
+  bool engine_sleeping_ = false;  // guarded by queue_mutex_: Enqueue must notify
+  std::atomic<int> queued_{0};    // lock-free view of queue_.size() for the spin phase
   std::atomic<int> in_flight_{0};
+  std::mutex names_mutex_;
+  std::unordered_set<std::string> names_in_flight_;
   Status shutdown_status_;
+
+  // Engine thread only.
+  std::vector<std::unique_ptr<Op>> active_;             // neighbor ops started, not finished
+  std::deque<std::unique_ptr<Op>> awaiting_order_;      // named mode: waiting for negotiation
+  std::unique_ptr<NegotiationRound> round_;
+  bool new_names_to_offer_ = false;
+  std::chrono::steady_clock::time_point last_stall_check_{};
 };
 
 }  // namespace bluefog

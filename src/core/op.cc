@@ -18,6 +18,15 @@ const char* OpKindName(OpKind kind) {
   return "unknown";
 }
 
+bool IsGlobal(OpKind kind) {
+  switch (kind) {
+    case OpKind::kNeighborAllreduce:
+    case OpKind::kNeighborAllgather:
+    case OpKind::kPairGossip: return false;
+    default: return true;
+  }
+}
+
 uint64_t HashName(const std::string& name) {
   // FNV-1a: stable across processes and builds, which std::hash does not promise.
   uint64_t hash = 1469598103934665603ull;

@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+#include <chrono>
+
+#include "backend/backend.h"
 #include "bluefog.h"
 #include "core/handle_table.h"
 #include "core/tensor.h"
@@ -40,6 +43,18 @@ struct NeighborPlan {
   std::vector<double> dst_weights;  // parallel to dst_ranks; 1.0 means unscaled
 };
 
+// Where a neighbor operation stands between posting its sends and finishing (engine thread only).
+struct NeighborProgress {
+  std::vector<std::vector<std::byte>> scaled;  // per-destination weighted copies of `in`
+  std::unique_ptr<PendingSends> sends;
+  bool sends_done = false;
+  std::vector<std::unique_ptr<ReceivedMessage>> received;  // parallel to src_ranks
+  size_t received_count = 0;
+};
+
+// Global ops are ordered across ranks (negotiated or in issue order); neighbor ops are not.
+bool IsGlobal(OpKind kind);
+
 struct Op {
   OpKind kind = OpKind::kBarrier;
   std::string name;
@@ -56,6 +71,12 @@ struct Op {
   bool topology_weighted = false;              // set_topology
 
   std::shared_ptr<Completion> completion;
+
+  // Engine bookkeeping.
+  std::unique_ptr<NeighborProgress> progress;
+  std::chrono::steady_clock::time_point posted_at = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_stall_warning{};
+  std::vector<int> not_posted_by;  // named mode: ranks that had not offered it in the last round
 };
 
 uint64_t HashName(const std::string& name);

@@ -1,25 +1,27 @@
 // SPDX-License-Identifier: Apache-2.0
-// The engine's executor: runs one op on the backend. One function per operation family.
+// What the engine runs: global operations run to completion on the backend once every rank has
+// reached them; neighbor operations start (post their sends) and are then finished step by step
+// as their messages arrive.
 #pragma once
 
+#include <vector>
+
 #include "backend/backend.h"
-#include "backend/mpi/mpi_backend.h"
 #include "core/op.h"
 
 namespace bluefog {
 
-Status ExecuteOp(Op& op, Backend& backend, const ProcessLayout& layout);
+// Global ops (ops/collective.cc): allreduce, broadcast, allgather, barrier, set_topology.
+Status RunGlobalOp(Op& op, Backend& backend);
 
-// ops/collective.cc
-Status RunAllreduce(Op& op, Backend& backend);
-Status RunBroadcast(Op& op, Backend& backend);
-Status RunAllgather(Op& op, Backend& backend);
-Status RunBarrier(Op& op, Backend& backend);
-Status RunSetTopology(Op& op, Backend& backend);
-
-// ops/neighbor.cc
-Status RunNeighborAllreduce(Op& op, Backend& backend);
-Status RunNeighborAllgather(Op& op, Backend& backend);
-Status RunPairGossip(Op& op, Backend& backend);
+// Neighbor ops (ops/neighbor.cc).
+Status StartNeighborOp(Op& op, Backend& backend);
+// *done once every source's message has arrived and every send has left; the status is then the
+// op's result (a mismatch found in a header, or OK with the output written).
+Status TryFinishNeighborOp(Op& op, Backend& backend, bool* done);
+// Dynamic plans with check_topology: a global check that sends and receives pair up. Collective.
+Status CheckTopologyConsistency(Op& op, Backend& backend);
+// Sources whose message has not arrived yet (for the stall watchdog).
+std::vector<int> MissingSources(const Op& op);
 
 }  // namespace bluefog

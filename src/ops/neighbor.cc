@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-// Neighbor operations: neighbor_allreduce, neighbor_allgather and pair_gossip. Each is one framed
-// point-to-point exchange with the ranks of its plan, checked header by header, then a local step.
+// Neighbor operations: neighbor_allreduce, neighbor_allgather and pair_gossip. Each posts framed
+// sends to its destinations, takes one message per source from the mailbox as they arrive, checks
+// every header, then combines or gathers locally.
 #include <cstring>
 #include <sstream>
 #include <vector>
@@ -38,12 +39,12 @@ std::string DescribeHeader(const WireHeader& header) {
 
 // A received header must describe the same op, name and dtype; `same_size` also demands the
 // element count (allreduce-like ops) rather than only the row size (gathers).
-Status CheckIncoming(const Op& op, const Incoming& incoming, int my_rank, bool same_size) {
+Status CheckIncoming(const Op& op, const ReceivedMessage& incoming, int my_rank, bool same_size) {
   const WireHeader& got = incoming.header;
   const WireHeader expected = HeaderFor(op, my_rank);
   bool match = got.magic == WireHeader::kMagic && got.op_kind == expected.op_kind &&
                got.name_hash == expected.name_hash && got.dtype == expected.dtype &&
-               got.sender == incoming.peer;
+               got.sender == incoming.source;
   if (same_size) {
     match = match && got.payload_elements == expected.payload_elements;
   } else {
@@ -51,20 +52,20 @@ Status CheckIncoming(const Op& op, const Incoming& incoming, int my_rank, bool s
   }
   const size_t payload_bytes =
       static_cast<size_t>(got.payload_elements) * ElementSize(static_cast<DType>(got.dtype));
-  match = match && incoming.payload_bytes == payload_bytes;
+  match = match && incoming.payload_bytes() == payload_bytes;
   if (match) return Status::Ok();
   if (got.magic != WireHeader::kMagic) {
     return Error(BF_ERR_MISMATCH, "rank ", my_rank, " received a message from rank ",
-                 incoming.peer, " that is not a BlueFog neighbor message while running ",
+                 incoming.source, " that is not a BlueFog neighbor message while running ",
                  DescribeHeader(expected));
   }
   return Error(BF_ERR_MISMATCH, "mismatched neighbor operations: rank ", my_rank, " runs ",
-               DescribeHeader(expected), " but rank ", incoming.peer, " sent ",
+               DescribeHeader(expected), " but rank ", incoming.source, " sent ",
                DescribeHeader(got));
 }
 
 // Dynamic plans: all ranks share their send/receive sets and check i->j is sent iff received.
-Status CheckTopologyConsistency(const Op& op, Backend& backend) {
+Status CheckPlanConsistency(const Op& op, Backend& backend) {
   const int size = backend.size(Group::kWorld);
   const int me = backend.rank(Group::kWorld);
   std::vector<uint8_t> mine(2 * static_cast<size_t>(size), 0);  // [sends to | receives from]
@@ -92,39 +93,46 @@ Status CheckTopologyConsistency(const Op& op, Backend& backend) {
                count > 8 ? " (and more)" : "");
 }
 
-// Sends `op.in` (scaled per destination when asked) to the plan's destinations and receives one
-// message from each source.
-Status ExchangeWithNeighbors(Op& op, Backend& backend, std::vector<Incoming>* incoming) {
+}  // namespace
+
+Status CheckTopologyConsistency(Op& op, Backend& backend) { return CheckPlanConsistency(op, backend); }
+
+Status StartNeighborOp(Op& op, Backend& backend) {
   const NeighborPlan& plan = op.neighbor;
-  if (plan.dynamic && plan.check_topology) BF_RETURN_IF_ERROR(CheckTopologyConsistency(op, backend));
   const int me = backend.rank(Group::kWorld);
+  auto progress = std::make_unique<NeighborProgress>();
   const WireHeader header = HeaderFor(op, me);
   std::vector<Outgoing> sends(plan.dst_ranks.size());
-  std::vector<std::vector<std::byte>> scaled(plan.dst_ranks.size());
+  progress->scaled.resize(plan.dst_ranks.size());
   for (size_t k = 0; k < plan.dst_ranks.size(); ++k) {
     sends[k].peer = plan.dst_ranks[k];
     sends[k].header = header;
     sends[k].payload = op.in.data;
     sends[k].payload_bytes = op.in.num_bytes();
     if (k < plan.dst_weights.size() && plan.dst_weights[k] != 1.0) {
-      scaled[k].resize(op.in.num_bytes());
-      Scale(op.in.dtype, scaled[k].data(), op.in.data, plan.dst_weights[k],
+      auto& scaled = progress->scaled[k];
+      scaled.resize(op.in.num_bytes());
+      Scale(op.in.dtype, scaled.data(), op.in.data, plan.dst_weights[k],
             static_cast<size_t>(op.in.num_elements));
-      sends[k].payload = scaled[k].data();
+      sends[k].payload = scaled.data();
     }
   }
-  incoming->assign(plan.src_ranks.size(), Incoming{});
-  for (size_t k = 0; k < plan.src_ranks.size(); ++k) (*incoming)[k].peer = plan.src_ranks[k];
-  return backend.Exchange(sends, *incoming);
+  BF_RETURN_IF_ERROR(backend.StartSends(sends, &progress->sends));
+  progress->received.resize(plan.src_ranks.size());
+  op.progress = std::move(progress);
+  return Status::Ok();
 }
 
-Status CombineReceived(Op& op, const std::vector<Incoming>& incoming, int me) {
+namespace {
+
+Status CombineReceived(Op& op, int me) {
+  NeighborProgress& progress = *op.progress;
   std::vector<const void*> sources;
   std::vector<double> weights;
-  for (size_t k = 0; k < incoming.size(); ++k) {
-    BF_RETURN_IF_ERROR(CheckIncoming(op, incoming[k], me, /*same_size=*/true));
+  for (size_t k = 0; k < progress.received.size(); ++k) {
+    BF_RETURN_IF_ERROR(CheckIncoming(op, *progress.received[k], me, /*same_size=*/true));
     if (op.neighbor.src_weights[k] == 0.0) continue;  // received (static pattern), not combined
-    sources.push_back(incoming[k].payload);
+    sources.push_back(progress.received[k]->payload());
     weights.push_back(op.neighbor.src_weights[k]);
   }
   WeightedCombine(op.in.dtype, op.out.data, op.in.data, op.neighbor.self_weight, sources, weights,
@@ -132,41 +140,54 @@ Status CombineReceived(Op& op, const std::vector<Incoming>& incoming, int me) {
   return Status::Ok();
 }
 
-}  // namespace
-
-Status RunNeighborAllreduce(Op& op, Backend& backend) {
-  std::vector<Incoming> incoming;
-  BF_RETURN_IF_ERROR(ExchangeWithNeighbors(op, backend, &incoming));
-  return CombineReceived(op, incoming, backend.rank(Group::kWorld));
-}
-
-Status RunPairGossip(Op& op, Backend& backend) {
-  std::vector<Incoming> incoming;
-  BF_RETURN_IF_ERROR(ExchangeWithNeighbors(op, backend, &incoming));
-  return CombineReceived(op, incoming, backend.rank(Group::kWorld));
-}
-
-Status RunNeighborAllgather(Op& op, Backend& backend) {
-  std::vector<Incoming> incoming;
-  BF_RETURN_IF_ERROR(ExchangeWithNeighbors(op, backend, &incoming));
-  const int me = backend.rank(Group::kWorld);
+Status GatherReceived(Op& op, int me) {
+  NeighborProgress& progress = *op.progress;
   int64_t total_rows = 0;
-  for (const Incoming& in : incoming) {
-    BF_RETURN_IF_ERROR(CheckIncoming(op, in, me, /*same_size=*/false));
-    const int64_t row = in.header.row_elements;
-    total_rows += row == 0 ? 0 : in.header.payload_elements / row;
+  for (const auto& message : progress.received) {
+    BF_RETURN_IF_ERROR(CheckIncoming(op, *message, me, /*same_size=*/false));
+    const int64_t row = message->header.row_elements;
+    total_rows += row == 0 ? 0 : message->header.payload_elements / row;
   }
   std::vector<int64_t> shape = op.in.shape;
-  if (shape.empty()) shape.push_back(1);  // rank-0 tensors gather as rows of one element
   shape[0] = total_rows;
   DLManagedTensor* result = NewManagedTensor(op.in.dtype, shape);
   auto* cursor = static_cast<std::byte*>(result->dl_tensor.data);
-  for (const Incoming& in : incoming) {
-    if (in.payload_bytes) std::memcpy(cursor, in.payload, in.payload_bytes);
-    cursor += in.payload_bytes;
+  for (const auto& message : progress.received) {
+    if (message->payload_bytes()) std::memcpy(cursor, message->payload(), message->payload_bytes());
+    cursor += message->payload_bytes();
   }
   *op.managed_out = result;
   return Status::Ok();
+}
+
+}  // namespace
+
+Status TryFinishNeighborOp(Op& op, Backend& backend, bool* done) {
+  *done = false;
+  NeighborProgress& progress = *op.progress;
+  const std::vector<int>& sources = op.neighbor.src_ranks;
+  const uint64_t name_hash = HashName(op.name);
+  for (size_t k = 0; k < sources.size() && progress.received_count < sources.size(); ++k) {
+    if (progress.received[k]) continue;
+    progress.received[k] = backend.Take(sources[k], name_hash);
+    if (progress.received[k]) ++progress.received_count;
+  }
+  // Our sends must have left before the op completes: the caller may reuse `in` right after.
+  if (!progress.sends_done) BF_RETURN_IF_ERROR(progress.sends->Test(&progress.sends_done));
+  if (!progress.sends_done || progress.received_count < sources.size()) return Status::Ok();
+  *done = true;
+  const int me = backend.rank(Group::kWorld);
+  if (op.kind == OpKind::kNeighborAllgather) return GatherReceived(op, me);
+  return CombineReceived(op, me);
+}
+
+std::vector<int> MissingSources(const Op& op) {
+  std::vector<int> missing;
+  if (!op.progress) return missing;
+  for (size_t k = 0; k < op.neighbor.src_ranks.size(); ++k) {
+    if (!op.progress->received[k]) missing.push_back(op.neighbor.src_ranks[k]);
+  }
+  return missing;
 }
 
 }  // namespace bluefog

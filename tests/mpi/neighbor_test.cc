@@ -224,7 +224,9 @@ TEST(NeighborMismatch, DifferentSizesFailOnTheReceivers) {
     EXPECT_NE(std::string(bf_last_error()).find("9 elements"), std::string::npos)
         << bf_last_error();
   }
-  if (rank == 0 && size > 1) EXPECT_EQ(status, BF_ERR_MISMATCH) << "rank 0 receives 8s";
+  if (rank == 0 && size > 1) {
+    EXPECT_EQ(status, BF_ERR_MISMATCH) << "rank 0 receives 8s";
+  }
   EXPECT_BF_OK(bf_barrier());
 }
 

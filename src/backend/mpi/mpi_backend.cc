@@ -10,6 +10,8 @@
 #include <set>
 #include <string>
 
+#include "backend/mpi/mpi_check.h"
+#include "backend/mpi/tree_negotiation.h"
 #include "core/backoff.h"
 
 namespace bluefog {
@@ -17,27 +19,10 @@ namespace bluefog {
 namespace {
 
 constexpr int kNeighborTag = 0x0B1F;
-// Messages up to this size are packed with their header into one buffer (a copy is cheaper than
-// a derived datatype); larger payloads go out in place through an hindexed datatype.
-constexpr size_t kPackLimitBytes = 8 * 1024;
+constexpr int kNegotiationTag = 0x0B20;
+constexpr int kDoorbellTag = 0x0B21;
 // MPI counts are int; collectives move large buffers in chunks of this many bytes.
 constexpr int64_t kChunkBytes = int64_t{1} << 30;
-
-std::string MpiErrorText(int code) {
-  char text[MPI_MAX_ERROR_STRING];
-  int length = 0;
-  MPI_Error_string(code, text, &length);
-  return std::string(text, length);
-}
-
-#define BF_MPI_CHECK(call)                                                              \
-  do {                                                                                  \
-    const int bf_mpi_rc_ = (call);                                                      \
-    if (bf_mpi_rc_ != MPI_SUCCESS) {                                                    \
-      return Error(BF_ERR_BACKEND, #call " failed at " __FILE__ ":", __LINE__, ": ",    \
-                   MpiErrorText(bf_mpi_rc_));                                           \
-    }                                                                                   \
-  } while (0)
 
 MPI_Datatype ToMpi(DType dtype) {
   switch (dtype) {
@@ -61,24 +46,6 @@ const char* ThreadLevelName(int level) {
     case MPI_THREAD_SERIALIZED: return "MPI_THREAD_SERIALIZED";
     default: return "MPI_THREAD_MULTIPLE";
   }
-}
-
-// Completes whatever of `requests` has finished (they become MPI_REQUEST_NULL); *completed counts
-// them, so the caller can tell a transfer that is moving from one that waits.
-Status TestSome(std::vector<MPI_Request>* requests, int* completed) {
-  *completed = 0;
-  if (requests->empty()) return Status::Ok();
-  int count = 0;
-  std::vector<int> indices(requests->size());
-  BF_MPI_CHECK(MPI_Testsome(static_cast<int>(requests->size()), requests->data(), &count,
-                            indices.data(), MPI_STATUSES_IGNORE));
-  *completed = count == MPI_UNDEFINED ? 0 : count;
-  return Status::Ok();
-}
-
-bool AllDone(const std::vector<MPI_Request>& requests) {
-  return std::all_of(requests.begin(), requests.end(),
-                     [](MPI_Request r) { return r == MPI_REQUEST_NULL; });
 }
 
 }  // namespace
@@ -120,6 +87,7 @@ Status MpiBackend::Create(const Options& options, std::unique_ptr<MpiBackend>* o
   BF_MPI_CHECK(MPI_Comm_dup(base, &backend->world_));
   BF_MPI_CHECK(MPI_Comm_set_errhandler(backend->world_, MPI_ERRORS_RETURN));
   BF_RETURN_IF_ERROR(backend->DiscoverLayout(options.nodes_per_machine));
+  backend->mailbox_ = std::make_unique<Mailbox>(backend->world_, kNeighborTag);
   *out = std::move(backend);
   return Status::Ok();
 }
@@ -168,6 +136,7 @@ Status MpiBackend::DiscoverLayout(int nodes_per_machine) {
 MpiBackend::~MpiBackend() { (void)Shutdown(); }
 
 Status MpiBackend::Shutdown() {
+  mailbox_.reset();
   if (machine_ != MPI_COMM_NULL) BF_MPI_CHECK(MPI_Comm_free(&machine_));
   if (world_ != MPI_COMM_NULL) BF_MPI_CHECK(MPI_Comm_free(&world_));
   if (initialized_mpi_) {
@@ -194,7 +163,14 @@ Status MpiBackend::WaitPolled(MPI_Request* request, const char* what) {
       return Error(BF_ERR_BACKEND, what, " failed: ", MpiErrorText(rc));
     }
     if (done) return Status::Ok();
-    backoff.Pause(/*waiting_for_peer=*/true);
+    // Peers may be waiting for us to take their neighbor messages before they can join.
+    bool progressed = false;
+    BF_RETURN_IF_ERROR(Progress(&progressed));
+    if (progressed) {
+      backoff.Progressed();
+    } else {
+      backoff.Pause(/*waiting_for_peer=*/!transferring_);
+    }
   }
 }
 
@@ -258,89 +234,44 @@ Status MpiBackend::Allgatherv(const void* mine, size_t my_bytes, void* all,
   return Status::Ok();
 }
 
-Status MpiBackend::Exchange(std::span<const Outgoing> sends, std::span<Incoming> receives) {
-  std::vector<MPI_Request> send_requests(sends.size(), MPI_REQUEST_NULL);
-  if (send_buffers_.size() < sends.size()) send_buffers_.resize(sends.size());
-  for (size_t i = 0; i < sends.size(); ++i) {
-    const Outgoing& send = sends[i];
-    const size_t total = sizeof(WireHeader) + send.payload_bytes;
-    if (total > static_cast<size_t>(INT_MAX)) {
-      return Unsupported("a neighbor message exceeds 2 GiB; split the tensor");
-    }
-    if (send.payload_bytes <= kPackLimitBytes) {
-      auto& packed = send_buffers_[i];
-      packed.resize(total);
-      std::memcpy(packed.data(), &send.header, sizeof(WireHeader));
-      if (send.payload_bytes) {
-        std::memcpy(packed.data() + sizeof(WireHeader), send.payload, send.payload_bytes);
-      }
-      BF_MPI_CHECK(MPI_Isend(packed.data(), static_cast<int>(total), MPI_BYTE, send.peer,
-                             kNeighborTag, world_, &send_requests[i]));
-    } else {
-      // Header and payload leave from where they are, as one message (no copy of the payload).
-      int lengths[2] = {static_cast<int>(sizeof(WireHeader)),
-                        static_cast<int>(send.payload_bytes)};
-      MPI_Aint addresses[2];
-      BF_MPI_CHECK(MPI_Get_address(&send.header, &addresses[0]));
-      BF_MPI_CHECK(MPI_Get_address(send.payload, &addresses[1]));
-      MPI_Datatype framed;
-      BF_MPI_CHECK(MPI_Type_create_hindexed(2, lengths, addresses, MPI_BYTE, &framed));
-      BF_MPI_CHECK(MPI_Type_commit(&framed));
-      const int rc = MPI_Isend(MPI_BOTTOM, 1, framed, send.peer, kNeighborTag, world_,
-                               &send_requests[i]);
-      MPI_Type_free(&framed);  // freed once the send completes
-      BF_MPI_CHECK(rc);
-    }
-  }
+Status MpiBackend::StartSends(std::span<const Outgoing> sends,
+                              std::unique_ptr<PendingSends>* out) {
+  return mailbox_->Send(sends, out);
+}
 
-  // Receives are matched by probing, so a message of an unexpected size is taken whole and
-  // reported instead of being truncated into someone's memory.
-  if (receive_buffers_.size() < receives.size()) receive_buffers_.resize(receives.size());
-  std::vector<MPI_Request> receive_requests(receives.size(), MPI_REQUEST_NULL);
-  std::vector<char> probed(receives.size(), 0);
-  size_t unprobed = receives.size();
-  Backoff backoff;
+Status MpiBackend::Progress(bool* progressed) {
+  return mailbox_->Pump(progressed, &transferring_);
+}
+
+std::unique_ptr<ReceivedMessage> MpiBackend::Take(int source, uint64_t name_hash) {
+  return mailbox_->Take(source, name_hash);
+}
+
+Status MpiBackend::StartNegotiation(const std::vector<uint64_t>& names,
+                                    std::unique_ptr<NegotiationRound>* out) {
+  ++negotiation_round_;
+  *out = std::make_unique<TreeNegotiation>(world_, kNegotiationTag, kDoorbellTag, layout_.rank,
+                                           layout_.size, negotiation_round_, names);
+  return Status::Ok();
+}
+
+Status MpiBackend::NegotiationRequested(bool* requested) {
+  *requested = false;
+  // Doorbells from the parent: consume them all; one for the next round means "join it".
   for (;;) {
-    bool progressed = false;
-    for (size_t i = 0; i < receives.size() && unprobed > 0; ++i) {
-      if (probed[i]) continue;
-      int found = 0;
-      MPI_Message message;
-      MPI_Status status;
-      BF_MPI_CHECK(MPI_Improbe(receives[i].peer, kNeighborTag, world_, &found, &message, &status));
-      if (!found) continue;
-      int bytes = 0;
-      BF_MPI_CHECK(MPI_Get_count(&status, MPI_BYTE, &bytes));
-      auto& buffer = receive_buffers_[i];
-      buffer.resize(static_cast<size_t>(bytes));
-      BF_MPI_CHECK(MPI_Imrecv(buffer.data(), bytes, MPI_BYTE, &message, &receive_requests[i]));
-      probed[i] = 1;
-      --unprobed;
-      progressed = true;
-    }
-    int sends_completed = 0, receives_completed = 0;
-    BF_RETURN_IF_ERROR(TestSome(&send_requests, &sends_completed));
-    BF_RETURN_IF_ERROR(TestSome(&receive_requests, &receives_completed));
-    if (sends_completed + receives_completed > 0) progressed = true;
-    if (unprobed == 0 && AllDone(send_requests) && AllDone(receive_requests)) break;
-    if (progressed) {
-      backoff.Progressed();
-    } else {
-      backoff.Pause(/*waiting_for_peer=*/unprobed > 0);
-    }
+    int found = 0;
+    MPI_Message message;
+    MPI_Status status;
+    BF_MPI_CHECK(MPI_Improbe(MPI_ANY_SOURCE, kDoorbellTag, world_, &found, &message, &status));
+    if (!found) break;
+    uint64_t round = 0;
+    BF_MPI_CHECK(MPI_Mrecv(&round, 1, MPI_UINT64_T, &message, MPI_STATUS_IGNORE));
+    if (round == negotiation_round_ + 1) *requested = true;
   }
-
-  for (size_t i = 0; i < receives.size(); ++i) {
-    const auto& buffer = receive_buffers_[i];
-    Incoming& incoming = receives[i];
-    if (buffer.size() < sizeof(WireHeader)) {
-      return Error(BF_ERR_MISMATCH, "received a ", buffer.size(), "-byte message from rank ",
-                   incoming.peer, " that is not a BlueFog neighbor message");
-    }
-    std::memcpy(&incoming.header, buffer.data(), sizeof(WireHeader));
-    incoming.payload = buffer.data() + sizeof(WireHeader);
-    incoming.payload_bytes = buffer.size() - sizeof(WireHeader);
-  }
+  // An offer from a child for the next round also starts it (the child is waiting for us).
+  int pending = 0;
+  BF_MPI_CHECK(MPI_Iprobe(MPI_ANY_SOURCE, kNegotiationTag, world_, &pending, MPI_STATUS_IGNORE));
+  if (pending) *requested = true;
   return Status::Ok();
 }
 

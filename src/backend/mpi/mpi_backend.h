@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/mpi/mailbox.h"
 
 namespace bluefog {
 
@@ -46,7 +47,15 @@ class MpiBackend final : public Backend {
   Status Broadcast(void* buffer, size_t bytes, int root, Group group) override;
   Status Allgatherv(const void* mine, size_t my_bytes, void* all,
                     const std::vector<int64_t>& bytes_per_rank, Group group) override;
-  Status Exchange(std::span<const Outgoing> sends, std::span<Incoming> receives) override;
+  Status StartSends(std::span<const Outgoing> sends,
+                    std::unique_ptr<PendingSends>* out) override;
+  Status Progress(bool* progressed) override;
+  std::unique_ptr<ReceivedMessage> Take(int source, uint64_t name_hash) override;
+  Status StartNegotiation(const std::vector<uint64_t>& names,
+                          std::unique_ptr<NegotiationRound>* out) override;
+  Status NegotiationRequested(bool* requested) override;
+  // True while a received message is still moving bytes (polling loops keep yielding then).
+  bool transferring() const { return transferring_; }
 
  private:
   MpiBackend() = default;
@@ -59,9 +68,10 @@ class MpiBackend final : public Backend {
   MPI_Comm world_ = MPI_COMM_NULL;
   MPI_Comm machine_ = MPI_COMM_NULL;
   ProcessLayout layout_;
-  std::vector<std::vector<std::byte>> send_buffers_;
-  std::vector<std::vector<std::byte>> receive_buffers_;
-  std::vector<float> widened_;  // float32 staging for 16-bit float reductions
+  std::unique_ptr<Mailbox> mailbox_;
+  bool transferring_ = false;
+  uint64_t negotiation_round_ = 0;  // rounds this rank has started
+  std::vector<float> widened_;      // float32 staging for 16-bit float reductions
 };
 
 }  // namespace bluefog

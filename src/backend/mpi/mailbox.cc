@@ -1,0 +1,167 @@
+// SPDX-License-Identifier: Apache-2.0
+// Mailbox: matched-probe receives into pooled buffers, filing by (sender, name), and framed sends.
+#include "backend/mpi/mailbox.h"
+
+#include <climits>
+#include <cstdio>
+#include <cstring>
+
+#include "backend/mpi/mpi_check.h"
+
+namespace bluefog {
+
+namespace {
+
+// Messages up to this size are packed with their header into one buffer (a copy is cheaper than
+// a derived datatype); larger payloads go out in place through an hindexed datatype.
+constexpr size_t kPackLimitBytes = 8 * 1024;
+
+class PooledMessage final : public ReceivedMessage {
+ public:
+  PooledMessage(int from, PooledBuffer buffer, std::shared_ptr<BufferPool> pool)
+      : buffer_(std::move(buffer)), pool_(std::move(pool)) {
+    source = from;
+    std::memcpy(&header, buffer_.data.get(), sizeof(WireHeader));
+  }
+  ~PooledMessage() override { pool_->Release(std::move(buffer_)); }
+  const std::byte* payload() const override { return buffer_.data.get() + sizeof(WireHeader); }
+  size_t payload_bytes() const override { return buffer_.size - sizeof(WireHeader); }
+
+ private:
+  PooledBuffer buffer_;
+  std::shared_ptr<BufferPool> pool_;
+};
+
+class MpiPendingSends final : public PendingSends {
+ public:
+  std::vector<MPI_Request> requests;
+  std::vector<std::vector<std::byte>> packed;
+  std::vector<WireHeader> headers;  // derived datatypes point here until the sends complete
+
+  ~MpiPendingSends() override {
+    // Sends are only abandoned at shutdown; cancel rather than leave MPI writing from freed memory.
+    for (MPI_Request& request : requests) {
+      if (request != MPI_REQUEST_NULL) {
+        MPI_Cancel(&request);
+        MPI_Request_free(&request);
+      }
+    }
+  }
+
+  Status Test(bool* done) override {
+    int flag = 1;
+    if (!requests.empty()) {
+      BF_MPI_CHECK(MPI_Testall(static_cast<int>(requests.size()), requests.data(), &flag,
+                               MPI_STATUSES_IGNORE));
+    }
+    *done = flag != 0;
+    return Status::Ok();
+  }
+};
+
+}  // namespace
+
+Mailbox::Mailbox(MPI_Comm comm, int tag) : comm_(comm), tag_(tag) {}
+
+Mailbox::~Mailbox() {
+  for (Arriving& arriving : arriving_) {
+    if (arriving.request != MPI_REQUEST_NULL) MPI_Wait(&arriving.request, MPI_STATUS_IGNORE);
+  }
+}
+
+void Mailbox::File(int source, PooledBuffer buffer) {
+  if (buffer.size < sizeof(WireHeader)) {
+    std::fprintf(stderr, "bluefog: dropped a %zu-byte message from rank %d: not a neighbor frame\n",
+                 buffer.size, source);
+    pool_->Release(std::move(buffer));
+    return;
+  }
+  WireHeader header;
+  std::memcpy(&header, buffer.data.get(), sizeof(WireHeader));
+  filed_[{source, header.name_hash}].push_back(std::move(buffer));
+}
+
+Status Mailbox::Pump(bool* progressed, bool* transferring) {
+  *progressed = false;
+  for (;;) {
+    int found = 0;
+    MPI_Message message;
+    MPI_Status status;
+    BF_MPI_CHECK(MPI_Improbe(MPI_ANY_SOURCE, tag_, comm_, &found, &message, &status));
+    if (!found) break;
+    int bytes = 0;
+    BF_MPI_CHECK(MPI_Get_count(&status, MPI_BYTE, &bytes));
+    Arriving arriving;
+    arriving.source = status.MPI_SOURCE;
+    arriving.buffer = pool_->Acquire(static_cast<size_t>(bytes));
+    BF_MPI_CHECK(MPI_Imrecv(arriving.buffer.data.get(), bytes, MPI_BYTE, &message,
+                            &arriving.request));
+    arriving_.push_back(std::move(arriving));
+    *progressed = true;
+  }
+  for (size_t i = 0; i < arriving_.size();) {
+    int done = 0;
+    BF_MPI_CHECK(MPI_Test(&arriving_[i].request, &done, MPI_STATUS_IGNORE));
+    if (!done) {
+      ++i;
+      continue;
+    }
+    File(arriving_[i].source, std::move(arriving_[i].buffer));
+    arriving_[i] = std::move(arriving_.back());
+    arriving_.pop_back();
+    *progressed = true;
+  }
+  *transferring = !arriving_.empty();
+  return Status::Ok();
+}
+
+std::unique_ptr<ReceivedMessage> Mailbox::Take(int source, uint64_t name_hash) {
+  auto it = filed_.find({source, name_hash});
+  if (it == filed_.end()) return nullptr;
+  PooledBuffer buffer = std::move(it->second.front());
+  it->second.pop_front();
+  if (it->second.empty()) filed_.erase(it);
+  return std::make_unique<PooledMessage>(source, std::move(buffer), pool_);
+}
+
+Status Mailbox::Send(std::span<const Outgoing> sends, std::unique_ptr<PendingSends>* out) {
+  auto pending = std::make_unique<MpiPendingSends>();
+  pending->requests.assign(sends.size(), MPI_REQUEST_NULL);
+  pending->packed.resize(sends.size());
+  pending->headers.resize(sends.size());
+  for (size_t i = 0; i < sends.size(); ++i) {
+    const Outgoing& send = sends[i];
+    const size_t total = sizeof(WireHeader) + send.payload_bytes;
+    if (total > static_cast<size_t>(INT_MAX)) {
+      return Unsupported("a neighbor message exceeds 2 GiB; split the tensor");
+    }
+    pending->headers[i] = send.header;
+    if (send.payload_bytes <= kPackLimitBytes) {
+      auto& packed = pending->packed[i];
+      packed.resize(total);
+      std::memcpy(packed.data(), &send.header, sizeof(WireHeader));
+      if (send.payload_bytes) {
+        std::memcpy(packed.data() + sizeof(WireHeader), send.payload, send.payload_bytes);
+      }
+      BF_MPI_CHECK(MPI_Isend(packed.data(), static_cast<int>(total), MPI_BYTE, send.peer, tag_,
+                             comm_, &pending->requests[i]));
+      continue;
+    }
+    // Header and payload leave from where they are, as one message (no copy of the payload).
+    int lengths[2] = {static_cast<int>(sizeof(WireHeader)), static_cast<int>(send.payload_bytes)};
+    MPI_Aint addresses[2];
+    BF_MPI_CHECK(MPI_Get_address(&pending->headers[i], &addresses[0]));
+    BF_MPI_CHECK(MPI_Get_address(send.payload, &addresses[1]));
+    MPI_Datatype framed;
+    BF_MPI_CHECK(MPI_Type_create_hindexed(2, lengths, addresses, MPI_BYTE, &framed));
+    BF_MPI_CHECK(MPI_Type_commit(&framed));
+    const int rc =
+        MPI_Isend(MPI_BOTTOM, 1, framed, send.peer, tag_, comm_, &pending->requests[i]);
+    MPI_Type_free(&framed);  // released once the send completes
+    BF_MPI_CHECK(rc);
+  }
+  *out = std::move(pending);
+  return Status::Ok();
+}
+
+}  // namespace bluefog
