@@ -224,6 +224,13 @@ BF_API bf_status bf_set_topology(const bf_topology *topology, int is_weighted);
 /* A copy of the current process topology (free it) and its weighted flag (either may be NULL). */
 BF_API bf_status bf_get_topology(bf_topology **out, int *is_weighted);
 
+/* Makes `topology` (over bf_machine_size() machines) the machine topology used by static
+ * hierarchical operations. Collective, checked like bf_set_topology; copied. Needs a homogeneous
+ * layout (bf_is_homogeneous). Not set by bf_init. */
+BF_API bf_status bf_set_machine_topology(const bf_topology *topology, int is_weighted);
+/* A copy of the machine topology (NULL if none is set; free it) and its weighted flag. */
+BF_API bf_status bf_get_machine_topology(bf_topology **out, int *is_weighted);
+
 /* ---------------------------------------------------------------------------------------------
  * Handles for asynchronous operations. A handle is a process-local id (never 0). Every `_async`
  * call that returns BF_OK gives a handle that must be released with bf_handle_free after it has
@@ -332,6 +339,20 @@ BF_API bf_status bf_neighbor_allreduce(const DLTensor *in, DLTensor *out,
                                        const bf_neighbor_args *args);
 BF_API bf_status bf_neighbor_allreduce_async(const DLTensor *in, DLTensor *out,
                                              const bf_neighbor_args *args, bf_handle *handle);
+
+/* Hierarchical neighbor averaging for machines of local ranks (homogeneous layouts only): the
+ * tensor is summed within each machine, the machine sums are neighbor-averaged between machines'
+ * local rank 0 over the machine topology, and the result is shared within the machine:
+ *   out = (self_weight * S_m + sum_{j in src} src_weight[j] * dst_weight_j[m] * S_j) / local_size
+ * with S_m the sum over machine m. `args` is read as for bf_neighbor_allreduce with machine ids in
+ * place of ranks: static mode uses the machine topology (bf_set_machine_topology) and its weights
+ * or uniform 1/(in-degree+1); dynamic mode uses the given machine lists. Collective over all
+ * ranks. Float dtypes. */
+BF_API bf_status bf_hierarchical_neighbor_allreduce(const DLTensor *in, DLTensor *out,
+                                                   const bf_neighbor_args *args);
+BF_API bf_status bf_hierarchical_neighbor_allreduce_async(const DLTensor *in, DLTensor *out,
+                                                         const bf_neighbor_args *args,
+                                                         bf_handle *handle);
 
 /* Concatenation along dim 0 of the in-neighbors' tensors (self not included), in ascending rank
  * order (static) or in src_ranks order (dynamic). First dimensions may differ. Weights are ignored.

@@ -67,8 +67,11 @@ Status CopyWeights(const char* function, const char* what, const double* weights
 Status ResolveNeighborPlan(const Context& context, const bf_neighbor_args& args,
                            const PlanRequest& request, NeighborPlan* plan) {
   const char* fn = request.function;
-  const int me = context.layout().rank;
-  const int size = context.layout().size;
+  const ProcessLayout& layout = context.layout();
+  const int me = request.machines ? layout.machine_rank : layout.rank;
+  const int size = request.machines ? layout.machine_size : layout.size;
+  const char* src_what = request.machines ? "src_ranks (machine ids)" : "src_ranks";
+  const char* dst_what = request.machines ? "dst_ranks (machine ids)" : "dst_ranks";
   NeighborPlan result;
   result.dynamic = args.dynamic != 0;
   result.check_topology = args.check_topology != 0;
@@ -76,8 +79,7 @@ Status ResolveNeighborPlan(const Context& context, const bf_neighbor_args& args,
     BF_RETURN_IF_ERROR(ValidateWeight(fn, "self_weight", args.self_weight, me));
     result.self_weight = args.self_weight;
   }
-  BF_RETURN_IF_ERROR(
-      ValidateRankList(fn, "src_ranks", args.src_ranks, args.src_count, size, me));
+  BF_RETURN_IF_ERROR(ValidateRankList(fn, src_what, args.src_ranks, args.src_count, size, me));
 
   if (result.dynamic) {
     if (request.needs_weights && !args.has_weights) {
@@ -85,8 +87,7 @@ Status ResolveNeighborPlan(const Context& context, const bf_neighbor_args& args,
                    ": dynamic mode needs self_weight and src_ranks/src_weights (set has_weights) "
                    "on rank ", me);
     }
-    BF_RETURN_IF_ERROR(
-        ValidateRankList(fn, "dst_ranks", args.dst_ranks, args.dst_count, size, me));
+    BF_RETURN_IF_ERROR(ValidateRankList(fn, dst_what, args.dst_ranks, args.dst_count, size, me));
     result.src_ranks.assign(args.src_ranks, args.src_ranks + args.src_count);
     BF_RETURN_IF_ERROR(
         CopyWeights(fn, "src_weights", args.src_weights, args.src_count, me, &result.src_weights));
@@ -102,7 +103,13 @@ Status ResolveNeighborPlan(const Context& context, const bf_neighbor_args& args,
                  " but dynamic is 0; set dynamic to send to a per-call destination list");
   }
   bool weighted = false;
-  std::shared_ptr<const Topology> topology = context.topology(&weighted);
+  std::shared_ptr<const Topology> topology =
+      request.machines ? context.machine_topology(&weighted) : context.topology(&weighted);
+  if (!topology) {
+    return Error(BF_ERR_INVALID_ARGUMENT, fn, ": the machine topology must be set (",
+                 "bf_set_machine_topology) before static hierarchical operations (rank ",
+                 layout.rank, ")");
+  }
   result.src_ranks = topology->in_neighbors(me);
   result.dst_ranks = topology->out_neighbors(me);
   result.dst_weights.assign(result.dst_ranks.size(), 1.0);

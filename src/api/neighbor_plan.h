@@ -8,8 +8,9 @@
 namespace bluefog {
 
 struct PlanRequest {
-  const char* function;  // for messages
-  bool needs_weights;    // neighbor_allreduce combines; neighbor_allgather only gathers
+  const char* function;   // for messages
+  bool needs_weights;     // neighbor_allreduce combines; neighbor_allgather only gathers
+  bool machines = false;  // hierarchical: ranks are machine ids, over the machine topology
 };
 
 Status ResolveNeighborPlan(const Context& context, const bf_neighbor_args& args,

@@ -142,6 +142,34 @@ Status NeighborAllreduce(const char* fn, const DLTensor* in, DLTensor* out,
   return Dispatch(*context, std::move(op), handle);
 }
 
+Status HierarchicalNeighborAllreduce(const char* fn, const DLTensor* in, DLTensor* out,
+                                     const bf_neighbor_args* given, bf_handle* handle) {
+  bf_neighbor_args args;
+  BF_RETURN_IF_ERROR(ReadArgs(given, fn, &args));
+  std::shared_ptr<Context> context;
+  std::unique_ptr<Op> op;
+  if (out == nullptr && RequireContext(&context).ok()) {
+    return RequireOut(fn, out, "out", context->layout().rank);
+  }
+  BF_RETURN_IF_ERROR(
+      StartOp(fn, OpKind::kHierarchicalNeighborAllreduce, in, out, args.name, &context, &op));
+  const ProcessLayout& layout = context->layout();
+  BF_RETURN_IF_ERROR(RequireFloat(fn, op->in, layout.rank));
+  if (!layout.homogeneous) {
+    return Error(BF_ERR_UNSUPPORTED, fn, ": rank ", layout.rank,
+                 " is in a layout that is not homogeneous (machines of different sizes or "
+                 "non-contiguous ranks); hierarchical operations need equal machines");
+  }
+  if (args.check_topology) {
+    return Error(BF_ERR_UNSUPPORTED, fn,
+                 ": check_topology is not available for hierarchical operations (rank ",
+                 layout.rank, ")");
+  }
+  PlanRequest request{fn, true, true};
+  BF_RETURN_IF_ERROR(ResolveNeighborPlan(*context, args, request, &op->neighbor));
+  return Dispatch(*context, std::move(op), handle);
+}
+
 Status NeighborAllgather(const char* fn, const DLTensor* in, DLManagedTensor** out,
                          const bf_neighbor_args* given, bf_handle* handle) {
   bf_neighbor_args args;
@@ -251,6 +279,23 @@ BF_API bf_status bf_neighbor_allreduce_async(const DLTensor* in, DLTensor* out,
   return Guarded([&]() -> Status {
     BF_RETURN_IF_ERROR(RequireHandle("bf_neighbor_allreduce_async", handle));
     return NeighborAllreduce("bf_neighbor_allreduce_async", in, out, args, handle);
+  });
+}
+
+BF_API bf_status bf_hierarchical_neighbor_allreduce(const DLTensor* in, DLTensor* out,
+                                                   const bf_neighbor_args* args) {
+  return Guarded([&] {
+    return HierarchicalNeighborAllreduce("bf_hierarchical_neighbor_allreduce", in, out, args,
+                                         nullptr);
+  });
+}
+BF_API bf_status bf_hierarchical_neighbor_allreduce_async(const DLTensor* in, DLTensor* out,
+                                                         const bf_neighbor_args* args,
+                                                         bf_handle* handle) {
+  return Guarded([&]() -> Status {
+    BF_RETURN_IF_ERROR(RequireHandle("bf_hierarchical_neighbor_allreduce_async", handle));
+    return HierarchicalNeighborAllreduce("bf_hierarchical_neighbor_allreduce_async", in, out,
+                                         args, handle);
   });
 }
 

@@ -1,57 +1,102 @@
 // SPDX-License-Identifier: Apache-2.0
-// extern "C" entry points that read or replace the process topology.
+// extern "C" entry points that read or replace the process topology and the machine topology.
 #include "api/api_util.h"
 #include "api/guard.h"
 #include "topology/c_handle.h"
 
 using namespace bluefog;
 
+namespace {
+
+// Which graph a call replaces: ranks of the world, or machines.
+struct TopologyTarget {
+  const char* function;
+  OpKind kind;
+  bool machines;
+};
+
+Status SetTopology(const TopologyTarget& target, const bf_topology* topology, int is_weighted) {
+  std::shared_ptr<Context> context;
+  BF_RETURN_IF_ERROR(RequireContext(&context));
+  const ProcessLayout& layout = context->layout();
+  const int me = layout.rank;
+  if (topology == nullptr) {
+    return InvalidArgument(ArgWhere(target.function, "topology", me) + " is NULL");
+  }
+  if (target.machines && !layout.homogeneous) {
+    return Error(BF_ERR_UNSUPPORTED, target.function, ": rank ", me,
+                 " is in a layout that is not homogeneous; machine topologies need equal machines");
+  }
+  const int expected = target.machines ? layout.machine_size : layout.size;
+  if (topology->graph.size() != expected) {
+    return Error(BF_ERR_INVALID_ARGUMENT, ArgWhere(target.function, "topology", me), " has ",
+                 topology->graph.size(), " nodes but there are ", expected,
+                 target.machines ? " machines" : " ranks in the world");
+  }
+  if (context->in_flight() > 0) {
+    return Error(BF_ERR_IN_PROGRESS, target.function, ": rank ", me, " has ",
+                 context->in_flight(),
+                 " operations in flight; wait for them before changing the topology");
+  }
+  // Installed before the agreement so ops queued after this call see it; undone on mismatch.
+  bool previous_weighted = false;
+  std::shared_ptr<const Topology> previous =
+      target.machines ? context->machine_topology(&previous_weighted)
+                      : context->topology(&previous_weighted);
+  auto install = [&](std::shared_ptr<const Topology> graph, bool weighted) {
+    if (target.machines) {
+      context->ReplaceMachineTopology(std::move(graph), weighted);
+    } else {
+      context->ReplaceTopology(std::move(graph), weighted);
+    }
+  };
+  auto installed = std::make_shared<const Topology>(topology->graph);
+  install(installed, is_weighted != 0);
+
+  auto op = std::make_unique<Op>();
+  op->kind = target.kind;
+  op->name = context->AutoName(target.kind);
+  op->topology = installed;
+  op->topology_weighted = is_weighted != 0;
+  Status status = RunBlocking(*context, std::move(op));
+  if (!status.ok()) install(previous, previous_weighted);
+  return status;
+}
+
+Status GetTopology(bool machines, bf_topology** out, int* is_weighted) {
+  std::shared_ptr<Context> context;
+  BF_RETURN_IF_ERROR(RequireContext(&context));
+  bool weighted = false;
+  std::shared_ptr<const Topology> current =
+      machines ? context->machine_topology(&weighted) : context->topology(&weighted);
+  if (out != nullptr) *out = current ? new bf_topology{*current} : nullptr;
+  if (is_weighted != nullptr) *is_weighted = weighted ? 1 : 0;
+  return Status::Ok();
+}
+
+}  // namespace
+
 extern "C" {
 
 BF_API bf_status bf_set_topology(const bf_topology* topology, int is_weighted) {
-  return Guarded([&]() -> Status {
-    std::shared_ptr<Context> context;
-    BF_RETURN_IF_ERROR(RequireContext(&context));
-    const int me = context->layout().rank;
-    if (topology == nullptr) {
-      return InvalidArgument(ArgWhere("bf_set_topology", "topology", me) + " is NULL");
-    }
-    if (topology->graph.size() != context->layout().size) {
-      return Error(BF_ERR_INVALID_ARGUMENT, ArgWhere("bf_set_topology", "topology", me), " has ",
-                   topology->graph.size(), " ranks but the world has ", context->layout().size);
-    }
-    if (context->in_flight() > 0) {
-      return Error(BF_ERR_IN_PROGRESS, "bf_set_topology: rank ", me, " has ",
-                   context->in_flight(),
-                   " operations in flight; wait for them before changing the topology");
-    }
-    // Installed before the agreement so ops queued after this call see it; undone on mismatch.
-    bool previous_weighted = false;
-    std::shared_ptr<const Topology> previous = context->topology(&previous_weighted);
-    auto installed = std::make_shared<const Topology>(topology->graph);
-    context->ReplaceTopology(installed, is_weighted != 0);
-
-    auto op = std::make_unique<Op>();
-    op->kind = OpKind::kSetTopology;
-    op->name = context->AutoName(OpKind::kSetTopology);
-    op->topology = installed;
-    op->topology_weighted = is_weighted != 0;
-    Status status = RunBlocking(*context, std::move(op));
-    if (!status.ok()) context->ReplaceTopology(previous, previous_weighted);
-    return status;
+  return Guarded([&] {
+    return SetTopology({"bf_set_topology", OpKind::kSetTopology, false}, topology, is_weighted);
   });
 }
 
 BF_API bf_status bf_get_topology(bf_topology** out, int* is_weighted) {
-  return Guarded([&]() -> Status {
-    std::shared_ptr<Context> context;
-    BF_RETURN_IF_ERROR(RequireContext(&context));
-    bool weighted = false;
-    std::shared_ptr<const Topology> current = context->topology(&weighted);
-    if (out != nullptr) *out = new bf_topology{*current};
-    if (is_weighted != nullptr) *is_weighted = weighted ? 1 : 0;
-    return Status::Ok();
+  return Guarded([&] { return GetTopology(false, out, is_weighted); });
+}
+
+BF_API bf_status bf_set_machine_topology(const bf_topology* topology, int is_weighted) {
+  return Guarded([&] {
+    return SetTopology({"bf_set_machine_topology", OpKind::kSetMachineTopology, true}, topology,
+                       is_weighted);
   });
+}
+
+BF_API bf_status bf_get_machine_topology(bf_topology** out, int* is_weighted) {
+  return Guarded([&] { return GetTopology(true, out, is_weighted); });
 }
 
 }  // extern "C"

@@ -62,6 +62,18 @@ void Context::ReplaceTopology(std::shared_ptr<const Topology> topology, bool wei
   topology_weighted_ = weighted;
 }
 
+std::shared_ptr<const Topology> Context::machine_topology(bool* weighted) const {
+  std::lock_guard<std::mutex> lock(topology_mutex_);
+  if (weighted != nullptr) *weighted = machine_topology_weighted_;
+  return machine_topology_;
+}
+
+void Context::ReplaceMachineTopology(std::shared_ptr<const Topology> topology, bool weighted) {
+  std::lock_guard<std::mutex> lock(topology_mutex_);
+  machine_topology_ = std::move(topology);
+  machine_topology_weighted_ = weighted;
+}
+
 Status Context::Shutdown() {
   Status status = engine_->Stop();
   // After the engine, so its last phases are in; a trace that cannot be written is not a reason

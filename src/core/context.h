@@ -37,6 +37,9 @@ class Context {
 
   std::shared_ptr<const Topology> topology(bool* weighted) const;
   void ReplaceTopology(std::shared_ptr<const Topology> topology, bool weighted);
+  // Graph over machines for hierarchical ops; null until set.
+  std::shared_ptr<const Topology> machine_topology(bool* weighted) const;
+  void ReplaceMachineTopology(std::shared_ptr<const Topology> topology, bool weighted);
 
   Status Shutdown();
 
@@ -51,6 +54,8 @@ class Context {
   mutable std::mutex topology_mutex_;
   std::shared_ptr<const Topology> topology_;
   bool topology_weighted_ = false;
+  std::shared_ptr<const Topology> machine_topology_;
+  bool machine_topology_weighted_ = false;
 };
 
 }  // namespace bluefog

@@ -14,6 +14,8 @@ const char* OpKindName(OpKind kind) {
     case OpKind::kNeighborAllgather: return "neighbor_allgather";
     case OpKind::kPairGossip: return "pair_gossip";
     case OpKind::kSetTopology: return "set_topology";
+    case OpKind::kHierarchicalNeighborAllreduce: return "hierarchical_neighbor_allreduce";
+    case OpKind::kSetMachineTopology: return "set_machine_topology";
   }
   return "unknown";
 }

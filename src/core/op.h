@@ -28,6 +28,8 @@ enum class OpKind : uint8_t {
   kNeighborAllgather,
   kPairGossip,
   kSetTopology,
+  kHierarchicalNeighborAllreduce,
+  kSetMachineTopology,
 };
 
 const char* OpKindName(OpKind kind);

@@ -92,7 +92,10 @@ std::string OpDescriptor::Describe() const {
   std::ostringstream text;
   const auto op_kind = static_cast<OpKind>(kind);
   text << OpKindName(op_kind) << " '" << std::string(name, strnlen(name, sizeof(name))) << "'";
-  if (op_kind == OpKind::kBarrier || op_kind == OpKind::kSetTopology) return text.str();
+  if (op_kind == OpKind::kBarrier || op_kind == OpKind::kSetTopology ||
+      op_kind == OpKind::kSetMachineTopology) {
+    return text.str();
+  }
   text << " (" << DTypeName(static_cast<DType>(dtype));
   if (op_kind == OpKind::kAllgather) {
     text << ", " << flags << "-d rows of " << elements << " elements";
@@ -104,7 +107,6 @@ std::string OpDescriptor::Describe() const {
     text << ((flags & 0xFF) == BF_REDUCE_SUM ? ", sum" : ", average");
     if (flags & 0x100) text << ", machine-local";
   }
-  if (op_kind == OpKind::kSetTopology) text << ", fingerprint " << elements;
   text << ")";
   return text.str();
 }

@@ -72,9 +72,9 @@ Status RunSetTopology(Op& op, Backend& backend) {
   descriptor.flags = op.topology_weighted ? 1 : 0;
   Status status = AgreeOnOp(backend, descriptor, Group::kWorld);
   if (status.code() == BF_ERR_MISMATCH) {
-    return Status(BF_ERR_MISMATCH,
-                  "bf_set_topology: ranks passed different topologies or weighted flags (" +
-                      status.message() + ")");
+    return Status(BF_ERR_MISMATCH, std::string("bf_") + OpKindName(op.kind) +
+                                       ": ranks passed different topologies or weighted flags (" +
+                                       status.message() + ")");
   }
   return status;
 }

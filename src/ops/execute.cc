@@ -9,6 +9,7 @@ Status RunBroadcast(Op& op, Backend& backend);
 Status RunAllgather(Op& op, Backend& backend);
 Status RunBarrier(Op& op, Backend& backend);
 Status RunSetTopology(Op& op, Backend& backend);
+Status RunHierarchicalNeighborAllreduce(Op& op, Backend& backend);
 
 Status RunGlobalOp(Op& op, Backend& backend) {
   switch (op.kind) {
@@ -16,7 +17,9 @@ Status RunGlobalOp(Op& op, Backend& backend) {
     case OpKind::kBroadcast: return RunBroadcast(op, backend);
     case OpKind::kAllgather: return RunAllgather(op, backend);
     case OpKind::kBarrier: return RunBarrier(op, backend);
-    case OpKind::kSetTopology: return RunSetTopology(op, backend);
+    case OpKind::kSetTopology:
+    case OpKind::kSetMachineTopology: return RunSetTopology(op, backend);
+    case OpKind::kHierarchicalNeighborAllreduce: return RunHierarchicalNeighborAllreduce(op, backend);
     default: break;
   }
   return Error(BF_ERR_INTERNAL, OpKindName(op.kind), " is not a global operation");

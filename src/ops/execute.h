@@ -21,6 +21,9 @@ Status StartNeighborOp(Op& op, Backend& backend);
 Status TryFinishNeighborOp(Op& op, Backend& backend, bool* done);
 // Dynamic plans with check_topology: a global check that sends and receives pair up. Collective.
 Status CheckTopologyConsistency(Op& op, Backend& backend);
+// Runs a neighbor op to completion from inside a global op (the machine roots' exchange of
+// hierarchical ops), keeping the mailbox moving while it waits.
+Status RunNeighborOpBlocking(Op& op, Backend& backend);
 // Sources whose message has not arrived yet (for the stall watchdog).
 std::vector<int> MissingSources(const Op& op);
 

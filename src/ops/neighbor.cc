@@ -6,6 +6,7 @@
 #include <sstream>
 #include <vector>
 
+#include "core/backoff.h"
 #include "core/managed_tensor.h"
 #include "ops/combine.h"
 #include "ops/execute.h"
@@ -179,6 +180,23 @@ Status TryFinishNeighborOp(Op& op, Backend& backend, bool* done) {
   const int me = backend.rank(Group::kWorld);
   if (op.kind == OpKind::kNeighborAllgather) return GatherReceived(op, me);
   return CombineReceived(op, me);
+}
+
+Status RunNeighborOpBlocking(Op& op, Backend& backend) {
+  BF_RETURN_IF_ERROR(StartNeighborOp(op, backend));
+  Backoff backoff;
+  for (;;) {
+    bool moved = false;
+    BF_RETURN_IF_ERROR(backend.Progress(&moved));
+    bool done = false;
+    Status status = TryFinishNeighborOp(op, backend, &done);
+    if (done || !status.ok()) return status;
+    if (moved) {
+      backoff.Progressed();
+    } else {
+      backoff.Pause(/*waiting_for_peer=*/true);
+    }
+  }
 }
 
 std::vector<int> MissingSources(const Op& op) {

@@ -218,7 +218,7 @@ TEST_F(Validation, TopologyArguments) {
   Check({
       {"NULL topology", BF_ERR_INVALID_ARGUMENT, "'topology' " + on_rank + " is NULL",
        [&] { return bf_set_topology(nullptr, 0); }},
-      {"wrong size", BF_ERR_INVALID_ARGUMENT, "ranks but the world has",
+      {"wrong size", BF_ERR_INVALID_ARGUMENT, "ranks in the world",
        [&] { return bf_set_topology(small, 0); }},
   });
   bf_topology_free(small);
