@@ -100,9 +100,12 @@ typedef struct bf_init_options {
   /* Seconds an op may wait before the engine names it and the ranks it waits for on stderr
    * (repeated once per period). 0: BLUEFOG_STALL_WARNING_S, else 60. Negative: never warn. */
   double stall_warning_s;
+  /* Write a Chrome trace to <timeline_prefix><rank>.json (docs/timeline.md). NULL:
+   * BLUEFOG_TIMELINE, else no timeline. Copied. */
+  const char *timeline_prefix;
 } bf_init_options;
 
-#define BF_INIT_OPTIONS_INIT {sizeof(bf_init_options), NULL, 0, BF_MATCHING_DEFAULT, 0.0}
+#define BF_INIT_OPTIONS_INIT {sizeof(bf_init_options), NULL, 0, BF_MATCHING_DEFAULT, 0.0, NULL}
 
 /* The matching mode in effect (BF_MATCHING_ORDERED or BF_MATCHING_NAMED), or -1 if not
  * initialized. */

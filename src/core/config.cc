@@ -88,7 +88,9 @@ Status LoadConfig(const bf_init_options* options, Config* out) {
     BF_RETURN_IF_ERROR(ReadPositiveDoubleEnv("BLUEFOG_STALL_WARNING_S", &config.stall_warning_s));
   }
 
-  if (const char* text = std::getenv("BLUEFOG_TIMELINE"); text != nullptr) {
+  if (given.timeline_prefix != nullptr) {
+    config.timeline_prefix = given.timeline_prefix;
+  } else if (const char* text = std::getenv("BLUEFOG_TIMELINE"); text != nullptr) {
     config.timeline_prefix = text;
   }
   *out = config;

@@ -21,6 +21,7 @@ Status Context::Create(const Config& config, std::shared_ptr<Context>* out) {
   if (!config.timeline_prefix.empty()) {
     BF_RETURN_IF_ERROR(
         Timeline::Open(config.timeline_prefix, context->layout().rank, &context->timeline_));
+    context->engine_->set_timeline(context->timeline_.get());
   }
 
   // BlueFog's default: the exponential-2 graph, unweighted.

@@ -112,6 +112,9 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
 
 void Engine::Admit(std::unique_ptr<Op> op) {
   op->posted_at = std::chrono::steady_clock::now();
+  if (Timeline* timeline = timeline_.load(std::memory_order_relaxed)) {
+    timeline->Span(op->name, "QUEUE", op->queued_at, op->posted_at);
+  }
   if (!NeedsGlobalOrder(*op)) {
     Status status = StartNeighborOp(*op, *backend_);
     if (!status.ok()) return Finish(std::move(op), status);
@@ -127,10 +130,19 @@ void Engine::Admit(std::unique_ptr<Op> op) {
 }
 
 void Engine::RunOrdered(std::unique_ptr<Op> op) {
+  Timeline* timeline = timeline_.load(std::memory_order_relaxed);
+  if (timeline && settings_.matching == BF_MATCHING_NAMED) {
+    timeline->Span(op->name, "NEGOTIATE", op->posted_at, Timeline::Clock::now());
+  }
   if (IsGlobal(op->kind)) {
-    Status status = RunGlobalOp(*op, *backend_);
+    Status status;
+    {
+      Timeline::Scope communicate(timeline, op->name, "COMMUNICATE");
+      status = RunGlobalOp(*op, *backend_);
+    }
     return Finish(std::move(op), status);
   }
+  op->posted_at = std::chrono::steady_clock::now();  // communication starts now
   Status status = CheckTopologyConsistency(*op, *backend_);
   if (status.ok()) status = StartNeighborOp(*op, *backend_);
   if (!status.ok()) return Finish(std::move(op), status);
@@ -138,15 +150,21 @@ void Engine::RunOrdered(std::unique_ptr<Op> op) {
 }
 
 Status Engine::AdvanceNeighborOps(bool* progressed) {
+  Timeline* timeline = timeline_.load(std::memory_order_relaxed);
   for (size_t i = 0; i < active_.size();) {
-    bool done = false;
-    Status status = TryFinishNeighborOp(*active_[i], *backend_, &done);
-    if (!done && status.ok()) {
+    bool arrived = false;
+    Status status = PollNeighborOp(*active_[i], *backend_, &arrived);
+    if (!arrived && status.ok()) {
       ++i;
       continue;
     }
     std::unique_ptr<Op> op = std::move(active_[i]);
     active_.erase(active_.begin() + static_cast<std::ptrdiff_t>(i));
+    if (status.ok()) {
+      if (timeline) timeline->Span(op->name, "COMMUNICATE", op->posted_at, Timeline::Clock::now());
+      Timeline::Scope reduce(timeline, op->name, "REDUCE");
+      status = CompleteNeighborOp(*op, *backend_);
+    }
     Finish(std::move(op), status);
     *progressed = true;
   }

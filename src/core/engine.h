@@ -18,6 +18,7 @@
 
 #include "backend/mpi/mpi_backend.h"
 #include "core/op.h"
+#include "core/timeline.h"
 
 namespace bluefog {
 
@@ -38,6 +39,9 @@ class Engine {
   Status Enqueue(std::unique_ptr<Op> op);
   // Runs everything queued, then shuts the backend down and joins the thread.
   Status Stop();
+
+  // Where the engine records op phases (null: off). Set before the first op is enqueued.
+  void set_timeline(Timeline* timeline) { timeline_.store(timeline); }
 
   const ProcessLayout& layout() const { return layout_; }
   bf_matching_mode matching_mode() const { return settings_.matching; }
@@ -73,6 +77,8 @@ class Engine {
   std::mutex names_mutex_;
   std::unordered_set<std::string> names_in_flight_;
   Status shutdown_status_;
+
+  std::atomic<Timeline*> timeline_{nullptr};
 
   // Engine thread only.
   std::vector<std::unique_ptr<Op>> active_;             // neighbor ops started, not finished

@@ -76,7 +76,8 @@ struct Op {
 
   // Engine bookkeeping.
   std::unique_ptr<NeighborProgress> progress;
-  std::chrono::steady_clock::time_point posted_at = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point queued_at = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point posted_at = queued_at;  // admitted by the engine
   std::chrono::steady_clock::time_point last_stall_warning{};
   std::vector<int> not_posted_by;  // named mode: ranks that had not offered it in the last round
 };

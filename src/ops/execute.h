@@ -16,9 +16,10 @@ Status RunGlobalOp(Op& op, Backend& backend);
 
 // Neighbor ops (ops/neighbor.cc).
 Status StartNeighborOp(Op& op, Backend& backend);
-// *done once every source's message has arrived and every send has left; the status is then the
-// op's result (a mismatch found in a header, or OK with the output written).
-Status TryFinishNeighborOp(Op& op, Backend& backend, bool* done);
+// *arrived once every source's message has arrived and every send has left.
+Status PollNeighborOp(Op& op, Backend& backend, bool* arrived);
+// After PollNeighborOp: checks every header, then combines (allreduce) or gathers.
+Status CompleteNeighborOp(Op& op, Backend& backend);
 // Dynamic plans with check_topology: a global check that sends and receives pair up. Collective.
 Status CheckTopologyConsistency(Op& op, Backend& backend);
 // Runs a neighbor op to completion from inside a global op (the machine roots' exchange of

@@ -163,8 +163,8 @@ Status GatherReceived(Op& op, int me) {
 
 }  // namespace
 
-Status TryFinishNeighborOp(Op& op, Backend& backend, bool* done) {
-  *done = false;
+Status PollNeighborOp(Op& op, Backend& backend, bool* arrived) {
+  *arrived = false;
   NeighborProgress& progress = *op.progress;
   const std::vector<int>& sources = op.neighbor.src_ranks;
   const uint64_t name_hash = HashName(op.name);
@@ -175,8 +175,11 @@ Status TryFinishNeighborOp(Op& op, Backend& backend, bool* done) {
   }
   // Our sends must have left before the op completes: the caller may reuse `in` right after.
   if (!progress.sends_done) BF_RETURN_IF_ERROR(progress.sends->Test(&progress.sends_done));
-  if (!progress.sends_done || progress.received_count < sources.size()) return Status::Ok();
-  *done = true;
+  *arrived = progress.sends_done && progress.received_count == sources.size();
+  return Status::Ok();
+}
+
+Status CompleteNeighborOp(Op& op, Backend& backend) {
   const int me = backend.rank(Group::kWorld);
   if (op.kind == OpKind::kNeighborAllgather) return GatherReceived(op, me);
   return CombineReceived(op, me);
@@ -188,9 +191,9 @@ Status RunNeighborOpBlocking(Op& op, Backend& backend) {
   for (;;) {
     bool moved = false;
     BF_RETURN_IF_ERROR(backend.Progress(&moved));
-    bool done = false;
-    Status status = TryFinishNeighborOp(op, backend, &done);
-    if (done || !status.ok()) return status;
+    bool arrived = false;
+    BF_RETURN_IF_ERROR(PollNeighborOp(op, backend, &arrived));
+    if (arrived) return CompleteNeighborOp(op, backend);
     if (moved) {
       backoff.Progressed();
     } else {
