@@ -103,9 +103,18 @@ typedef struct bf_init_options {
   /* Write a Chrome trace to <timeline_prefix><rank>.json (docs/timeline.md). NULL:
    * BLUEFOG_TIMELINE, else no timeline. Copied. */
   const char *timeline_prefix;
+  /* Small neighbor messages to the same destination are fused into one message while their
+   * payloads total at most this many bytes. 0: BLUEFOG_FUSION_THRESHOLD, else 8 MiB.
+   * Negative: no fusion. */
+  int64_t fusion_threshold_bytes;
+  /* Milliseconds the engine waits after waking for more operations to fuse with. 0:
+   * BLUEFOG_CYCLE_TIME, else 0 (fuse only what is already queued, adding no latency).
+   * Negative: 0. */
+  double cycle_time_ms;
 } bf_init_options;
 
-#define BF_INIT_OPTIONS_INIT {sizeof(bf_init_options), NULL, 0, BF_MATCHING_DEFAULT, 0.0, NULL}
+#define BF_INIT_OPTIONS_INIT \
+  {sizeof(bf_init_options), NULL, 0, BF_MATCHING_DEFAULT, 0.0, NULL, 0, 0.0}
 
 /* The matching mode in effect (BF_MATCHING_ORDERED or BF_MATCHING_NAMED), or -1 if not
  * initialized. */

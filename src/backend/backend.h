@@ -28,7 +28,9 @@ struct WireHeader {
   uint8_t wire_dtype = 0;  // encoding on the wire; equal to dtype until compression lands
   uint8_t flags = 0;
   int32_t sender = -1;
-  int32_t reserved = 0;
+  // 0: one payload follows. N > 0: a fused message: N sub-headers follow, then their payloads
+  // back to back (several small operations to the same destination in one message).
+  int32_t fused_count = 0;
   uint64_t name_hash = 0;
   int64_t payload_elements = 0;
   int64_t row_elements = 0;

@@ -88,6 +88,29 @@ Status LoadConfig(const bf_init_options* options, Config* out) {
     BF_RETURN_IF_ERROR(ReadPositiveDoubleEnv("BLUEFOG_STALL_WARNING_S", &config.stall_warning_s));
   }
 
+  if (given.fusion_threshold_bytes < 0) {
+    config.fusion_threshold_bytes = 0;
+  } else if (given.fusion_threshold_bytes > 0) {
+    config.fusion_threshold_bytes = given.fusion_threshold_bytes;
+  } else if (const char* text = std::getenv("BLUEFOG_FUSION_THRESHOLD"); text && *text) {
+    char* end = nullptr;
+    errno = 0;
+    const long long value = std::strtoll(text, &end, 10);
+    if (errno != 0 || *end != '\0' || value < 0) {
+      return Error(BF_ERR_INVALID_ARGUMENT, "environment variable BLUEFOG_FUSION_THRESHOLD='",
+                   text, "' is not a byte count (0 disables fusion)");
+    }
+    config.fusion_threshold_bytes = value;
+  }
+  if (!std::isfinite(given.cycle_time_ms)) {
+    return InvalidArgument("bf_init: options->cycle_time_ms must be finite");
+  }
+  if (given.cycle_time_ms != 0.0) {
+    config.cycle_time_ms = std::max(0.0, given.cycle_time_ms);
+  } else {
+    BF_RETURN_IF_ERROR(ReadPositiveDoubleEnv("BLUEFOG_CYCLE_TIME", &config.cycle_time_ms));
+  }
+
   if (given.timeline_prefix != nullptr) {
     config.timeline_prefix = given.timeline_prefix;
   } else if (const char* text = std::getenv("BLUEFOG_TIMELINE"); text != nullptr) {

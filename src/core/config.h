@@ -14,6 +14,8 @@ struct Config {
   int nodes_per_machine = 0;  // 0: shared-memory split
   bf_matching_mode matching_mode = BF_MATCHING_NAMED;
   double stall_warning_s = 60.0;  // <= 0: never warn
+  int64_t fusion_threshold_bytes = int64_t{8} << 20;  // 0: no fusion
+  double cycle_time_ms = 0.0;
   std::string timeline_prefix;  // BLUEFOG_TIMELINE: writes <prefix><rank>.json; empty: off
 };
 

@@ -17,6 +17,8 @@ Status Context::Create(const Config& config, std::shared_ptr<Context>* out) {
   Engine::Settings settings;
   settings.matching = config.matching_mode;
   settings.stall_warning_s = config.stall_warning_s;
+  settings.fusion_threshold_bytes = static_cast<size_t>(config.fusion_threshold_bytes);
+  settings.cycle_time_ms = config.cycle_time_ms;
   BF_RETURN_IF_ERROR(Engine::Start(backend_options, settings, &context->engine_));
   if (!config.timeline_prefix.empty()) {
     BF_RETURN_IF_ERROR(

@@ -77,8 +77,17 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
       admitted.swap(queue_);
       queued_.store(0, std::memory_order_release);
     }
+    if (!admitted.empty() && settings_.cycle_time_ms > 0) {
+      // Give the caller a moment to queue more operations that can share messages.
+      std::this_thread::sleep_for(
+          std::chrono::duration<double, std::milli>(settings_.cycle_time_ms));
+      std::lock_guard<std::mutex> lock(queue_mutex_);
+      for (auto& op : queue_) admitted.push_back(std::move(op));
+      queue_.clear();
+      queued_.store(0, std::memory_order_release);
+    }
     bool progressed = !admitted.empty();
-    for (auto& op : admitted) Admit(std::move(op));
+    Admit(std::move(admitted));
 
     bool moved = false;
     Status step = backend_->Progress(&moved);
@@ -110,23 +119,40 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
   backend_.reset();
 }
 
-void Engine::Admit(std::unique_ptr<Op> op) {
-  op->posted_at = std::chrono::steady_clock::now();
-  if (Timeline* timeline = timeline_.load(std::memory_order_relaxed)) {
-    timeline->Span(op->name, "QUEUE", op->queued_at, op->posted_at);
+void Engine::Admit(std::deque<std::unique_ptr<Op>> ops) {
+  Timeline* timeline = timeline_.load(std::memory_order_relaxed);
+  const auto now = std::chrono::steady_clock::now();
+  // Neighbor ops queued together start together, so their messages can share fused sends.
+  std::vector<std::unique_ptr<Op>> neighbor_ops;
+  for (auto& op : ops) {
+    op->posted_at = now;
+    if (timeline) timeline->Span(op->name, "QUEUE", op->queued_at, now);
+    if (!NeedsGlobalOrder(*op)) {
+      neighbor_ops.push_back(std::move(op));
+    } else if (settings_.matching == BF_MATCHING_NAMED) {
+      awaiting_order_.push_back(std::move(op));
+      new_names_to_offer_ = true;
+    } else {
+      StartNeighbors(&neighbor_ops);  // keep issue order around an ordered global op
+      RunOrdered(std::move(op));
+    }
   }
-  if (!NeedsGlobalOrder(*op)) {
-    Status status = StartNeighborOp(*op, *backend_);
-    if (!status.ok()) return Finish(std::move(op), status);
-    active_.push_back(std::move(op));
-    return;
+  StartNeighbors(&neighbor_ops);
+}
+
+void Engine::StartNeighbors(std::vector<std::unique_ptr<Op>>* ops) {
+  if (ops->empty()) return;
+  std::vector<Op*> started;
+  for (auto& op : *ops) started.push_back(op.get());
+  Status status = StartNeighborOps(started, *backend_, settings_.fusion_threshold_bytes);
+  for (auto& op : *ops) {
+    if (status.ok()) {
+      active_.push_back(std::move(op));
+    } else {
+      Finish(std::move(op), status);
+    }
   }
-  if (settings_.matching == BF_MATCHING_NAMED) {
-    awaiting_order_.push_back(std::move(op));
-    new_names_to_offer_ = true;
-    return;
-  }
-  RunOrdered(std::move(op));
+  ops->clear();
 }
 
 void Engine::RunOrdered(std::unique_ptr<Op> op) {

@@ -27,6 +27,8 @@ class Engine {
   struct Settings {
     bf_matching_mode matching = BF_MATCHING_NAMED;
     double stall_warning_s = 60.0;  // <= 0: never warn
+    size_t fusion_threshold_bytes = size_t{8} << 20;
+    double cycle_time_ms = 0.0;
   };
 
   // Starts the thread, which initializes the backend; returns once the layout is known.
@@ -54,7 +56,8 @@ class Engine {
   bool busy() const { return !active_.empty() || !awaiting_order_.empty(); }
 
   // Engine-thread steps.
-  void Admit(std::unique_ptr<Op> op);
+  void Admit(std::deque<std::unique_ptr<Op>> ops);
+  void StartNeighbors(std::vector<std::unique_ptr<Op>>* ops);
   void RunOrdered(std::unique_ptr<Op> op);  // a globally ordered op whose turn has come
   Status AdvanceNeighborOps(bool* progressed);
   Status AdvanceNegotiation(bool* progressed);

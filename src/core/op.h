@@ -45,10 +45,18 @@ struct NeighborPlan {
   std::vector<double> dst_weights;  // parallel to dst_ranks; 1.0 means unscaled
 };
 
+// The sends of neighbor ops started together: possibly fused messages (which own their packed
+// buffers), shared by every op of the batch, each of which finishes only once all have left.
+struct SendBatch {
+  std::vector<std::vector<std::byte>> fused_buffers;
+  std::unique_ptr<PendingSends> sends;
+  bool done = false;
+};
+
 // Where a neighbor operation stands between posting its sends and finishing (engine thread only).
 struct NeighborProgress {
   std::vector<std::vector<std::byte>> scaled;  // per-destination weighted copies of `in`
-  std::unique_ptr<PendingSends> sends;
+  std::shared_ptr<SendBatch> batch;
   bool sends_done = false;
   std::vector<std::unique_ptr<ReceivedMessage>> received;  // parallel to src_ranks
   size_t received_count = 0;

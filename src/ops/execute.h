@@ -4,6 +4,7 @@
 // as their messages arrive.
 #pragma once
 
+#include <span>
 #include <vector>
 
 #include "backend/backend.h"
@@ -14,7 +15,9 @@ namespace bluefog {
 // Global ops (ops/collective.cc): allreduce, broadcast, allgather, barrier, set_topology.
 Status RunGlobalOp(Op& op, Backend& backend);
 
-// Neighbor ops (ops/neighbor.cc).
+// Neighbor ops (ops/neighbor.cc). Starts them together: messages from several ops to the same
+// destination are fused into one when their payloads total at most fusion_threshold_bytes.
+Status StartNeighborOps(std::span<Op* const> ops, Backend& backend, size_t fusion_threshold_bytes);
 Status StartNeighborOp(Op& op, Backend& backend);
 // *arrived once every source's message has arrived and every send has left.
 Status PollNeighborOp(Op& op, Backend& backend, bool* arrived);

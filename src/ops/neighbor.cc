@@ -3,6 +3,7 @@
 // sends to its destinations, takes one message per source from the mailbox as they arrive, checks
 // every header, then combines or gathers locally.
 #include <cstring>
+#include <map>
 #include <sstream>
 #include <vector>
 
@@ -98,30 +99,69 @@ Status CheckPlanConsistency(const Op& op, Backend& backend) {
 
 Status CheckTopologyConsistency(Op& op, Backend& backend) { return CheckPlanConsistency(op, backend); }
 
-Status StartNeighborOp(Op& op, Backend& backend) {
-  const NeighborPlan& plan = op.neighbor;
+Status StartNeighborOps(std::span<Op* const> ops, Backend& backend, size_t fusion_threshold_bytes) {
   const int me = backend.rank(Group::kWorld);
-  auto progress = std::make_unique<NeighborProgress>();
-  const WireHeader header = HeaderFor(op, me);
-  std::vector<Outgoing> sends(plan.dst_ranks.size());
-  progress->scaled.resize(plan.dst_ranks.size());
-  for (size_t k = 0; k < plan.dst_ranks.size(); ++k) {
-    sends[k].peer = plan.dst_ranks[k];
-    sends[k].header = header;
-    sends[k].payload = op.in.data;
-    sends[k].payload_bytes = op.in.num_bytes();
-    if (k < plan.dst_weights.size() && plan.dst_weights[k] != 1.0) {
-      auto& scaled = progress->scaled[k];
-      scaled.resize(op.in.num_bytes());
-      Scale(op.in.dtype, scaled.data(), op.in.data, plan.dst_weights[k],
-            static_cast<size_t>(op.in.num_elements));
-      sends[k].payload = scaled.data();
+  struct Segment {
+    WireHeader header;
+    const void* payload;
+    size_t bytes;
+  };
+  std::map<int, std::vector<Segment>> by_destination;  // ascending ranks: a fixed send order
+  for (Op* op : ops) {
+    const NeighborPlan& plan = op->neighbor;
+    auto progress = std::make_unique<NeighborProgress>();
+    const WireHeader header = HeaderFor(*op, me);
+    progress->scaled.resize(plan.dst_ranks.size());
+    for (size_t k = 0; k < plan.dst_ranks.size(); ++k) {
+      const void* payload = op->in.data;
+      if (k < plan.dst_weights.size() && plan.dst_weights[k] != 1.0) {
+        auto& scaled = progress->scaled[k];
+        scaled.resize(op->in.num_bytes());
+        Scale(op->in.dtype, scaled.data(), op->in.data, plan.dst_weights[k],
+              static_cast<size_t>(op->in.num_elements));
+        payload = scaled.data();
+      }
+      by_destination[plan.dst_ranks[k]].push_back({header, payload, op->in.num_bytes()});
     }
+    progress->received.resize(plan.src_ranks.size());
+    op->progress = std::move(progress);
   }
-  BF_RETURN_IF_ERROR(backend.StartSends(sends, &progress->sends));
-  progress->received.resize(plan.src_ranks.size());
-  op.progress = std::move(progress);
+
+  auto batch = std::make_shared<SendBatch>();
+  std::vector<Outgoing> sends;
+  for (const auto& [destination, segments] : by_destination) {
+    size_t total = 0;
+    for (const Segment& segment : segments) total += segment.bytes;
+    if (segments.size() == 1 || total > fusion_threshold_bytes) {
+      for (const Segment& segment : segments) {
+        sends.push_back({destination, segment.header, segment.payload, segment.bytes});
+      }
+      continue;
+    }
+    // One message: [sub-headers][payloads], after the outer header the mailbox reads first.
+    auto& packed = batch->fused_buffers.emplace_back(sizeof(WireHeader) * segments.size() + total);
+    std::byte* cursor = packed.data();
+    for (const Segment& segment : segments) {
+      std::memcpy(cursor, &segment.header, sizeof(WireHeader));
+      cursor += sizeof(WireHeader);
+    }
+    for (const Segment& segment : segments) {
+      if (segment.bytes) std::memcpy(cursor, segment.payload, segment.bytes);
+      cursor += segment.bytes;
+    }
+    WireHeader outer;
+    outer.sender = me;
+    outer.fused_count = static_cast<int32_t>(segments.size());
+    sends.push_back({destination, outer, packed.data(), packed.size()});
+  }
+  BF_RETURN_IF_ERROR(backend.StartSends(sends, &batch->sends));
+  for (Op* op : ops) op->progress->batch = batch;
   return Status::Ok();
+}
+
+Status StartNeighborOp(Op& op, Backend& backend) {
+  Op* one[] = {&op};
+  return StartNeighborOps(one, backend, 0);
 }
 
 namespace {
@@ -174,7 +214,11 @@ Status PollNeighborOp(Op& op, Backend& backend, bool* arrived) {
     if (progress.received[k]) ++progress.received_count;
   }
   // Our sends must have left before the op completes: the caller may reuse `in` right after.
-  if (!progress.sends_done) BF_RETURN_IF_ERROR(progress.sends->Test(&progress.sends_done));
+  if (!progress.sends_done) {
+    SendBatch& batch = *progress.batch;
+    if (!batch.done) BF_RETURN_IF_ERROR(batch.sends->Test(&batch.done));
+    progress.sends_done = batch.done;
+  }
   *arrived = progress.sends_done && progress.received_count == sources.size();
   return Status::Ok();
 }

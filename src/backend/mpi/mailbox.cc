@@ -16,20 +16,23 @@ namespace {
 // a derived datatype); larger payloads go out in place through an hindexed datatype.
 constexpr size_t kPackLimitBytes = 8 * 1024;
 
-class PooledMessage final : public ReceivedMessage {
+template <typename Storage>
+class FiledMessage final : public ReceivedMessage {
  public:
-  PooledMessage(int from, PooledBuffer buffer, std::shared_ptr<BufferPool> pool)
-      : buffer_(std::move(buffer)), pool_(std::move(pool)) {
+  FiledMessage(int from, const WireHeader& filed_header, std::shared_ptr<Storage> storage,
+               size_t payload_offset, size_t payload_bytes)
+      : storage_(std::move(storage)), offset_(payload_offset), bytes_(payload_bytes) {
     source = from;
-    std::memcpy(&header, buffer_.data.get(), sizeof(WireHeader));
+    header = filed_header;
   }
-  ~PooledMessage() override { pool_->Release(std::move(buffer_)); }
-  const std::byte* payload() const override { return buffer_.data.get() + sizeof(WireHeader); }
-  size_t payload_bytes() const override { return buffer_.size - sizeof(WireHeader); }
+  const std::byte* payload() const override {
+    return storage_->buffer.data.get() + offset_;
+  }
+  size_t payload_bytes() const override { return bytes_; }
 
  private:
-  PooledBuffer buffer_;
-  std::shared_ptr<BufferPool> pool_;
+  std::shared_ptr<Storage> storage_;
+  size_t offset_, bytes_;
 };
 
 class MpiPendingSends final : public PendingSends {
@@ -78,7 +81,27 @@ void Mailbox::File(int source, PooledBuffer buffer) {
   }
   WireHeader header;
   std::memcpy(&header, buffer.data.get(), sizeof(WireHeader));
-  filed_[{source, header.name_hash}].push_back(std::move(buffer));
+  const size_t total = buffer.size;
+  auto storage = std::make_shared<SharedBuffer>();
+  storage->buffer = std::move(buffer);
+  storage->pool = pool_;
+  if (header.fused_count <= 0) {
+    filed_[{source, header.name_hash}].push_back(
+        {storage, header, sizeof(WireHeader), total - sizeof(WireHeader)});
+    return;
+  }
+  // Fused: [outer header][fused_count sub-headers][payloads in the same order].
+  const size_t count = static_cast<size_t>(header.fused_count);
+  size_t offset = sizeof(WireHeader) * (1 + count);
+  for (size_t k = 0; k < count && offset <= total; ++k) {
+    WireHeader part;
+    std::memcpy(&part, storage->buffer.data.get() + sizeof(WireHeader) * (1 + k), sizeof(part));
+    const size_t bytes = static_cast<size_t>(part.payload_elements) *
+                         ElementSize(static_cast<DType>(part.dtype));
+    if (offset + bytes > total) break;  // malformed; the op will report the missing payload
+    filed_[{source, part.name_hash}].push_back({storage, part, offset, bytes});
+    offset += bytes;
+  }
 }
 
 Status Mailbox::Pump(bool* progressed, bool* transferring) {
@@ -118,10 +141,11 @@ Status Mailbox::Pump(bool* progressed, bool* transferring) {
 std::unique_ptr<ReceivedMessage> Mailbox::Take(int source, uint64_t name_hash) {
   auto it = filed_.find({source, name_hash});
   if (it == filed_.end()) return nullptr;
-  PooledBuffer buffer = std::move(it->second.front());
+  Filed filed = std::move(it->second.front());
   it->second.pop_front();
   if (it->second.empty()) filed_.erase(it);
-  return std::make_unique<PooledMessage>(source, std::move(buffer), pool_);
+  return std::make_unique<FiledMessage<SharedBuffer>>(source, filed.header, filed.storage,
+                                                      filed.payload_offset, filed.payload_bytes);
 }
 
 Status Mailbox::Send(std::span<const Outgoing> sends, std::unique_ptr<PendingSends>* out) {

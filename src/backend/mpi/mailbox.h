@@ -38,13 +38,26 @@ class Mailbox {
     int source = -1;
     PooledBuffer buffer;
   };
+  // A received buffer shared by the messages filed from it (several when fused); it goes back to
+  // the pool when the last of them is consumed.
+  struct SharedBuffer {
+    PooledBuffer buffer;
+    std::shared_ptr<BufferPool> pool;
+    ~SharedBuffer() { pool->Release(std::move(buffer)); }
+  };
+  struct Filed {
+    std::shared_ptr<SharedBuffer> storage;
+    WireHeader header;
+    size_t payload_offset = 0;
+    size_t payload_bytes = 0;
+  };
   void File(int source, PooledBuffer buffer);
 
   MPI_Comm comm_;
   int tag_;
   std::shared_ptr<BufferPool> pool_ = std::make_shared<BufferPool>();
   std::vector<Arriving> arriving_;
-  std::map<std::pair<int, uint64_t>, std::deque<PooledBuffer>> filed_;
+  std::map<std::pair<int, uint64_t>, std::deque<Filed>> filed_;
 };
 
 }  // namespace bluefog
