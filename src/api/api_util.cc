@@ -10,7 +10,7 @@ Status RequireContext(std::shared_ptr<Context>* out) {
 }
 
 std::string ArgWhere(const char* function, const char* argument, int rank) {
-  return std::string(function) + ": '" + argument + "' on rank " + std::to_string(rank);
+  return ArgName{function, argument, rank}.str();
 }
 
 Status RunBlocking(Context& context, std::unique_ptr<Op> op) {

@@ -20,10 +20,10 @@ Status StartOp(const char* function, OpKind kind, const DLTensor* in, DLTensor* 
   auto result = std::make_unique<Op>();
   result->kind = kind;
   if (in != nullptr || kind != OpKind::kBarrier) {
-    BF_RETURN_IF_ERROR(ValidateTensor(in, ArgWhere(function, "in", me), &result->in));
+    BF_RETURN_IF_ERROR(ValidateTensor(in, ArgName{function, "in", me}, &result->in));
   }
   if (out != nullptr) {
-    const std::string where = ArgWhere(function, "out", me);
+    const ArgName where{function, "out", me};
     BF_RETURN_IF_ERROR(ValidateTensor(out, where, &result->out));
     BF_RETURN_IF_ERROR(RequireSameLayout(result->in, result->out, where));
   }

@@ -27,7 +27,13 @@ std::string TensorRef::Describe() const {
   return text.str();
 }
 
-Status ValidateTensor(const DLTensor* tensor, const std::string& what, TensorRef* out) {
+std::string ArgName::str() const {
+  return std::string(function) + ": '" + argument + "' on rank " + std::to_string(rank);
+}
+
+std::ostream& operator<<(std::ostream& out, const ArgName& name) { return out << name.str(); }
+
+Status ValidateTensor(const DLTensor* tensor, const ArgName& what, TensorRef* out) {
   if (tensor == nullptr) return Error(BF_ERR_INVALID_ARGUMENT, what, " is NULL");
   if (tensor->ndim < 0 || tensor->ndim > kMaxDims) {
     return Error(BF_ERR_INVALID_ARGUMENT, what, " has ndim ", tensor->ndim, " (must be 0..",
@@ -37,7 +43,9 @@ Status ValidateTensor(const DLTensor* tensor, const std::string& what, TensorRef
     return Error(BF_ERR_INVALID_ARGUMENT, what, " has ndim ", tensor->ndim, " but shape is NULL");
   }
   TensorRef ref;
-  BF_RETURN_IF_ERROR(DTypeFromDLPack(tensor->dtype, what, &ref.dtype));
+  if (Status dtype = DTypeFromDLPack(tensor->dtype, "", &ref.dtype); !dtype.ok()) {
+    return Status(dtype.code(), what.str() + dtype.message());
+  }
   const DLDeviceType device = tensor->device.device_type;
   if (device == kDLCUDA) {
     return Error(BF_ERR_UNSUPPORTED, what,
@@ -92,7 +100,7 @@ Status ValidateTensor(const DLTensor* tensor, const std::string& what, TensorRef
   return Status::Ok();
 }
 
-Status RequireSameLayout(const TensorRef& in, const TensorRef& out, const std::string& what) {
+Status RequireSameLayout(const TensorRef& in, const TensorRef& out, const ArgName& what) {
   if (in.dtype != out.dtype || in.shape != out.shape) {
     return Error(BF_ERR_INVALID_ARGUMENT, what, " is ", out.Describe(), " but 'in' is ",
                  in.Describe(), "; they must have the same dtype and shape");

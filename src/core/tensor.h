@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -25,13 +26,23 @@ struct TensorRef {
   std::string Describe() const;  // "float32[4, 3]"
 };
 
-// Validates `tensor` and fills `out`. `what` names the argument and rank for messages, e.g.
-// "bf_allreduce: 'in' on rank 3". Rejects NULL, NULL data with elements, lanes != 1, unknown dtype,
-// negative or huge shapes, non-compact strides, misaligned byte_offset and unsupported devices.
-Status ValidateTensor(const DLTensor* tensor, const std::string& what, TensorRef* out);
+// Names an argument in messages ("bf_allreduce: 'in' on rank 3"); the text is only built when an
+// error needs it, so the common path of every call formats nothing.
+struct ArgName {
+  const char* function;
+  const char* argument;
+  int rank;
+  std::string str() const;
+};
+std::ostream& operator<<(std::ostream& out, const ArgName& name);
+
+// Validates `tensor` and fills `out`. Rejects NULL, NULL data with elements, lanes != 1, unknown
+// dtype, negative or huge shapes, non-compact strides, misaligned byte_offset and unsupported
+// devices.
+Status ValidateTensor(const DLTensor* tensor, const ArgName& what, TensorRef* out);
 
 // Output tensor checks shared by ops: same dtype and shape as `in`, same device.
-Status RequireSameLayout(const TensorRef& in, const TensorRef& out, const std::string& what);
+Status RequireSameLayout(const TensorRef& in, const TensorRef& out, const ArgName& what);
 
 bool SameMemory(const TensorRef& a, const TensorRef& b);
 
