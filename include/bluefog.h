@@ -236,6 +236,15 @@ BF_API bf_status bf_set_topology(const bf_topology *topology, int is_weighted);
 /* A copy of the current process topology (free it) and its weighted flag (either may be NULL). */
 BF_API bf_status bf_get_topology(bf_topology **out, int *is_weighted);
 
+/* Infers the whole communication graph from every rank's own list (InferSourceFromDestinationRanks
+ * and InferDestinationFromSourceRanks of BlueFog). Collective. Each rank passes the ranks it sends
+ * to (ranks_are_destinations != 0) or the ranks it receives from (0); every rank must use the same
+ * convention. The result has an edge i -> j for every declared pair, and uniform receive weights:
+ * W[j][j] = W[i][j] = 1 / (in-degree of j + 1), so every column sums to 1. Read the inferred lists
+ * with bf_topology_in_neighbors / bf_topology_out_neighbors. Free it with bf_topology_free. */
+BF_API bf_status bf_infer_topology(const int *ranks, int count, int ranks_are_destinations,
+                                   bf_topology **out);
+
 /* Makes `topology` (over bf_machine_size() machines) the machine topology used by static
  * hierarchical operations. Collective, checked like bf_set_topology; copied. Needs a homogeneous
  * layout (bf_is_homogeneous). Not set by bf_init. */

@@ -2,6 +2,7 @@
 // extern "C" entry points that read or replace the process topology and the machine topology.
 #include "api/api_util.h"
 #include "api/guard.h"
+#include "api/neighbor_plan.h"
 #include "topology/c_handle.h"
 
 using namespace bluefog;
@@ -74,6 +75,26 @@ Status GetTopology(bool machines, bf_topology** out, int* is_weighted) {
   return Status::Ok();
 }
 
+Status InferTopology(const int* ranks, int count, int ranks_are_destinations,
+                     bf_topology** out) {
+  constexpr const char* fn = "bf_infer_topology";
+  std::shared_ptr<Context> context;
+  BF_RETURN_IF_ERROR(RequireContext(&context));
+  const ProcessLayout& layout = context->layout();
+  if (out == nullptr) return InvalidArgument(ArgWhere(fn, "out", layout.rank) + " is NULL");
+  BF_RETURN_IF_ERROR(ValidateRankList(fn, "ranks", ranks, count, layout.size, layout.rank));
+  auto op = std::make_unique<Op>();
+  op->kind = OpKind::kInferTopology;
+  op->name = context->AutoName(OpKind::kInferTopology);
+  op->listed_ranks.assign(ranks, ranks + count);
+  op->listed_are_destinations = ranks_are_destinations != 0;
+  std::shared_ptr<const Topology> inferred;
+  op->inferred_out = &inferred;
+  BF_RETURN_IF_ERROR(RunBlocking(*context, std::move(op)));
+  *out = new bf_topology{*inferred};
+  return Status::Ok();
+}
+
 }  // namespace
 
 extern "C" {
@@ -97,6 +118,11 @@ BF_API bf_status bf_set_machine_topology(const bf_topology* topology, int is_wei
 
 BF_API bf_status bf_get_machine_topology(bf_topology** out, int* is_weighted) {
   return Guarded([&] { return GetTopology(true, out, is_weighted); });
+}
+
+BF_API bf_status bf_infer_topology(const int* ranks, int count, int ranks_are_destinations,
+                                   bf_topology** out) {
+  return Guarded([&] { return InferTopology(ranks, count, ranks_are_destinations, out); });
 }
 
 }  // extern "C"

@@ -16,6 +16,7 @@ const char* OpKindName(OpKind kind) {
     case OpKind::kSetTopology: return "set_topology";
     case OpKind::kHierarchicalNeighborAllreduce: return "hierarchical_neighbor_allreduce";
     case OpKind::kSetMachineTopology: return "set_machine_topology";
+    case OpKind::kInferTopology: return "infer_topology";
   }
   return "unknown";
 }

@@ -30,6 +30,7 @@ enum class OpKind : uint8_t {
   kSetTopology,
   kHierarchicalNeighborAllreduce,
   kSetMachineTopology,
+  kInferTopology,
 };
 
 const char* OpKindName(OpKind kind);
@@ -79,6 +80,9 @@ struct Op {
   NeighborPlan neighbor;                       // neighbor ops, pair_gossip
   std::shared_ptr<const Topology> topology;    // set_topology
   bool topology_weighted = false;              // set_topology
+  std::vector<int> listed_ranks;               // infer_topology: this rank's list
+  bool listed_are_destinations = false;        // infer_topology
+  std::shared_ptr<const Topology>* inferred_out = nullptr;  // infer_topology: written on success
 
   std::shared_ptr<Completion> completion;
 

@@ -93,7 +93,7 @@ std::string OpDescriptor::Describe() const {
   const auto op_kind = static_cast<OpKind>(kind);
   text << OpKindName(op_kind) << " '" << std::string(name, strnlen(name, sizeof(name))) << "'";
   if (op_kind == OpKind::kBarrier || op_kind == OpKind::kSetTopology ||
-      op_kind == OpKind::kSetMachineTopology) {
+      op_kind == OpKind::kSetMachineTopology || op_kind == OpKind::kInferTopology) {
     return text.str();
   }
   text << " (" << DTypeName(static_cast<DType>(dtype));

@@ -66,6 +66,35 @@ Status RunBarrier(Op& op, Backend& backend) {
   return AgreeOnOp(backend, OpDescriptor::For(op), Group::kWorld);
 }
 
+Status RunInferTopology(Op& op, Backend& backend) {
+  OpDescriptor descriptor = OpDescriptor::For(op);
+  descriptor.flags = op.listed_are_destinations ? 1 : 0;  // every rank must use one convention
+  BF_RETURN_IF_ERROR(AgreeOnOp(backend, descriptor, Group::kWorld));
+  const int size = backend.size(Group::kWorld);
+  std::vector<uint8_t> mine(static_cast<size_t>(size), 0);
+  for (int r : op.listed_ranks) mine[r] = 1;
+  std::vector<uint8_t> all(mine.size() * size);
+  BF_RETURN_IF_ERROR(backend.AllgatherFixed(mine.data(), mine.size(), all.data(), Group::kWorld));
+  // edge[i][j]: i sends to j.
+  auto edge = [&](int i, int j) {
+    return op.listed_are_destinations ? all[i * size + j] != 0 : all[j * size + i] != 0;
+  };
+  std::vector<double> weights(static_cast<size_t>(size) * size, 0.0);
+  for (int j = 0; j < size; ++j) {
+    int in_degree = 0;
+    for (int i = 0; i < size; ++i) in_degree += (i != j && edge(i, j)) ? 1 : 0;
+    const double uniform = 1.0 / (in_degree + 1);
+    weights[j * size + j] = uniform;
+    for (int i = 0; i < size; ++i) {
+      if (i != j && edge(i, j)) weights[i * size + j] = uniform;
+    }
+  }
+  Topology graph;
+  BF_RETURN_IF_ERROR(Topology::FromMatrix(size, weights, &graph));
+  *op.inferred_out = std::make_shared<const Topology>(std::move(graph));
+  return Status::Ok();
+}
+
 Status RunSetTopology(Op& op, Backend& backend) {
   OpDescriptor descriptor = OpDescriptor::For(op);
   descriptor.elements = static_cast<int64_t>(op.topology->fingerprint());

@@ -10,6 +10,7 @@ Status RunAllgather(Op& op, Backend& backend);
 Status RunBarrier(Op& op, Backend& backend);
 Status RunSetTopology(Op& op, Backend& backend);
 Status RunHierarchicalNeighborAllreduce(Op& op, Backend& backend);
+Status RunInferTopology(Op& op, Backend& backend);
 
 Status RunGlobalOp(Op& op, Backend& backend) {
   switch (op.kind) {
@@ -20,6 +21,7 @@ Status RunGlobalOp(Op& op, Backend& backend) {
     case OpKind::kSetTopology:
     case OpKind::kSetMachineTopology: return RunSetTopology(op, backend);
     case OpKind::kHierarchicalNeighborAllreduce: return RunHierarchicalNeighborAllreduce(op, backend);
+    case OpKind::kInferTopology: return RunInferTopology(op, backend);
     default: break;
   }
   return Error(BF_ERR_INTERNAL, OpKindName(op.kind), " is not a global operation");

@@ -4,6 +4,7 @@
 // closed-form references.
 #include <mpi.h>
 
+#include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -345,6 +346,62 @@ TEST(Convergence, ExponentialGraphContractsAtItsSpectralGap) {
   if (rho > 1e-6 && error > 1e-11) {
     const double rate = std::pow(error / initial, 1.0 / kSteps);
     EXPECT_GE(rate, 0.5 * rho) << "converges faster than the spectral gap allows";
+  }
+}
+
+}  // namespace
+}  // namespace bftest
+
+namespace bftest {
+namespace {
+
+// Each rank declares rank+1 and rank+3 (as destinations, then as sources); the inferred graph must
+// hold exactly those edges with uniform, column-stochastic receive weights.
+TEST(InferTopology, FromDestinationsAndFromSources) {
+  const int rank = bf_rank(), size = bf_size();
+  std::vector<int> listed;
+  for (int offset : {1, 3}) {
+    const int r = (rank + offset) % size;
+    if (r != rank && std::find(listed.begin(), listed.end(), r) == listed.end()) listed.push_back(r);
+  }
+  for (int destinations : {1, 0}) {
+    bf_topology* graph = nullptr;
+    ASSERT_BF_OK(bf_infer_topology(listed.data(), static_cast<int>(listed.size()), destinations,
+                                   &graph));
+    std::vector<double> w(static_cast<size_t>(size) * size);
+    ASSERT_BF_OK(bf_topology_to_matrix(graph, w.data()));
+    for (int i = 0; i < size; ++i) {
+      for (int j = 0; j < size; ++j) {
+        if (i == j) continue;
+        const int offset = destinations ? (j - i + size) % size : (i - j + size) % size;
+        const bool expected_edge = (offset == 1 || offset == 3) && offset < size;
+        EXPECT_EQ(w[i * size + j] != 0.0, expected_edge) << i << "->" << j;
+      }
+    }
+    for (int j = 0; j < size; ++j) {
+      double column = 0;
+      for (int i = 0; i < size; ++i) column += w[i * size + j];
+      EXPECT_NEAR(column, 1.0, 1e-12) << "column " << j;
+    }
+    std::vector<int> neighbors(size);
+    int count = 0;
+    if (destinations) {
+      ASSERT_BF_OK(bf_topology_out_neighbors(graph, rank, neighbors.data(), nullptr, size, &count));
+    } else {
+      ASSERT_BF_OK(bf_topology_in_neighbors(graph, rank, neighbors.data(), nullptr, size, &count));
+    }
+    neighbors.resize(count);
+    std::vector<int> sorted = listed;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(neighbors, sorted);
+    bf_topology_free(graph);
+  }
+  if (size > 1) {
+    bf_topology* graph = nullptr;
+    EXPECT_EQ(bf_infer_topology(listed.data(), static_cast<int>(listed.size()), rank == 0, &graph),
+              BF_ERR_MISMATCH)
+        << "ranks mixing destination and source lists must fail everywhere";
+    EXPECT_EQ(graph, nullptr);
   }
 }
 
