@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/backoff.h"
+#include "ops/agreement.h"
 #include "ops/execute.h"
 
 namespace bluefog {
@@ -213,18 +214,68 @@ Status Engine::AdvanceNegotiation(bool* progressed) {
   BF_RETURN_IF_ERROR(round_->Test(&done));
   if (!done) return Status::Ok();
   *progressed = true;
-  // Every rank got the same ready list in the same order: run those ops in that order.
+  // Every rank got the same ready list in the same order.
+  std::vector<std::unique_ptr<Op>> ready;
   for (uint64_t name : round_->ready()) {
     auto it = std::find_if(awaiting_order_.begin(), awaiting_order_.end(),
                            [&](const auto& op) { return HashName(op->name) == name; });
     if (it == awaiting_order_.end()) continue;
-    std::unique_ptr<Op> op = std::move(*it);
+    ready.push_back(std::move(*it));
     awaiting_order_.erase(it);
-    RunOrdered(std::move(op));
   }
   for (auto& op : awaiting_order_) op->not_posted_by = round_->MissingRanks(HashName(op->name));
   round_.reset();
+  RunReady(std::move(ready));
   return Status::Ok();
+}
+
+void Engine::RunReady(std::vector<std::unique_ptr<Op>> ready) {
+  bool fuse = false;
+  if (ready.size() >= 2 && settings_.fusion_threshold_bytes > 0) {
+    // Ranks may disagree on an op's dtype or size (a mismatch to report): fuse only if every
+    // rank computes the same grouping, which a hash of the fusion-relevant facts decides.
+    uint64_t plan = 1469598103934665603ull;
+    for (const auto& op : ready) {
+      for (uint64_t fact : {AllreduceFusionKey(*op), static_cast<uint64_t>(op->in.num_elements)}) {
+        plan = (plan ^ fact) * 1099511628211ull;
+      }
+    }
+    Status status = AgreeOnValue(*backend_, plan, Group::kWorld, &fuse);
+    if (!status.ok()) {
+      for (auto& op : ready) Finish(std::move(op), status);
+      return;
+    }
+  }
+  for (size_t i = 0; i < ready.size(); ++i) {
+    if (!ready[i]) continue;  // already ran in an earlier group
+    const uint64_t key = AllreduceFusionKey(*ready[i]);
+    if (!fuse || key == 0) {
+      RunOrdered(std::move(ready[i]));
+      continue;
+    }
+    // Group every later ready allreduce with the same key, up to the threshold.
+    std::vector<size_t> members = {i};
+    size_t bytes = ready[i]->in.num_bytes();
+    for (size_t j = i + 1; j < ready.size(); ++j) {
+      if (!ready[j] || AllreduceFusionKey(*ready[j]) != key) continue;
+      if (bytes + ready[j]->in.num_bytes() > settings_.fusion_threshold_bytes) continue;
+      bytes += ready[j]->in.num_bytes();
+      members.push_back(j);
+    }
+    if (members.size() == 1) {
+      RunOrdered(std::move(ready[i]));
+      continue;
+    }
+    std::vector<Op*> group;
+    for (size_t m : members) group.push_back(ready[m].get());
+    Timeline* timeline = timeline_.load(std::memory_order_relaxed);
+    Status status;
+    {
+      Timeline::Scope communicate(timeline, ready[i]->name, "FUSED_ALLREDUCE");
+      status = RunFusedAllreduce(group, *backend_);
+    }
+    for (size_t m : members) Finish(std::move(ready[m]), status);
+  }
 }
 
 void Engine::Finish(std::unique_ptr<Op> op, Status status) {

@@ -59,6 +59,9 @@ class Engine {
   void Admit(std::deque<std::unique_ptr<Op>> ops);
   void StartNeighbors(std::vector<std::unique_ptr<Op>>* ops);
   void RunOrdered(std::unique_ptr<Op> op);  // a globally ordered op whose turn has come
+  // Runs the ops a negotiation round made ready (the same list on every rank), fusing allreduce
+  // ops when every rank would group them the same way.
+  void RunReady(std::vector<std::unique_ptr<Op>> ready);
   Status AdvanceNeighborOps(bool* progressed);
   Status AdvanceNegotiation(bool* progressed);
   void Finish(std::unique_ptr<Op> op, Status status);

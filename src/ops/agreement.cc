@@ -111,6 +111,14 @@ std::string OpDescriptor::Describe() const {
   return text.str();
 }
 
+Status AgreeOnValue(Backend& backend, uint64_t value, Group group, bool* agreed) {
+  const auto signed_value = static_cast<int64_t>(value >> 1);  // keeps -value in range
+  int64_t fields[2] = {signed_value, -signed_value};
+  BF_RETURN_IF_ERROR(backend.AllreduceMax(fields, 2, group));
+  *agreed = fields[0] == signed_value && -fields[1] == signed_value;
+  return Status::Ok();
+}
+
 Status AgreeOnOp(Backend& backend, const OpDescriptor& mine, Group group) {
   int64_t fields[2 * kCompared];
   ComparedFields(mine, fields);

@@ -26,6 +26,9 @@ struct OpDescriptor {
   std::string Describe() const;
 };
 
+// *agreed: every rank of the group passed the same value. One small allreduce.
+Status AgreeOnValue(Backend& backend, uint64_t value, Group group, bool* agreed);
+
 // Fails with BF_ERR_MISMATCH on every rank unless all descriptors agree (rows excepted).
 Status AgreeOnOp(Backend& backend, const OpDescriptor& mine, Group group);
 // Same check, returning every rank's descriptor (gathers need the rows).

@@ -32,6 +32,41 @@ Status RunAllreduce(Op& op, Backend& backend) {
   return Status::Ok();
 }
 
+uint64_t AllreduceFusionKey(const Op& op) {
+  if (op.kind != OpKind::kAllreduce) return 0;
+  return 1 + (static_cast<uint64_t>(op.in.dtype) << 8 | static_cast<uint64_t>(op.reduce_op) << 4 |
+              (op.machine_local ? 1u : 0u));
+}
+
+Status RunFusedAllreduce(std::span<Op* const> ops, Backend& backend) {
+  const Op& first = *ops.front();
+  const size_t element_size = ElementSize(first.in.dtype);
+  int64_t total = 0;
+  for (const Op* op : ops) total += op->in.num_elements;
+  // Engine thread only; reused so steady training steps allocate nothing.
+  static thread_local std::vector<std::byte> fusion_buffer;
+  fusion_buffer.resize(static_cast<size_t>(total) * element_size);
+  std::byte* cursor = fusion_buffer.data();
+  for (const Op* op : ops) {
+    if (op->in.num_bytes()) std::memcpy(cursor, op->in.data, op->in.num_bytes());
+    cursor += op->in.num_bytes();
+  }
+  const Group group = first.machine_local ? Group::kMachine : Group::kWorld;
+  BF_RETURN_IF_ERROR(backend.AllreduceSum(fusion_buffer.data(), total, first.in.dtype, group));
+  const int ranks = backend.size(group);
+  cursor = fusion_buffer.data();
+  for (const Op* op : ops) {
+    if (first.reduce_op == BF_REDUCE_AVERAGE && ranks > 1) {
+      Scale(op->out.dtype, op->out.data, cursor, 1.0 / ranks,
+            static_cast<size_t>(op->out.num_elements));
+    } else if (op->out.num_bytes()) {
+      std::memcpy(op->out.data, cursor, op->out.num_bytes());
+    }
+    cursor += op->in.num_bytes();
+  }
+  return Status::Ok();
+}
+
 Status RunBroadcast(Op& op, Backend& backend) {
   BF_RETURN_IF_ERROR(AgreeOnOp(backend, OpDescriptor::For(op), Group::kWorld));
   if (backend.rank(Group::kWorld) == op.root_or_peer) CopyIfDistinct(op.in, op.out);

@@ -14,6 +14,11 @@ namespace bluefog {
 
 // Global ops (ops/collective.cc): allreduce, broadcast, allgather, barrier, set_topology.
 Status RunGlobalOp(Op& op, Backend& backend);
+// Allreduce ops with the same dtype, reduce op and group, as one reduction over a fusion buffer.
+// Callers must have established that every rank runs the same group (see AgreeOnValue).
+Status RunFusedAllreduce(std::span<Op* const> ops, Backend& backend);
+// What fuses with what: ops with equal keys (allreduce only; 0 for everything else).
+uint64_t AllreduceFusionKey(const Op& op);
 
 // Neighbor ops (ops/neighbor.cc). Starts them together: messages from several ops to the same
 // destination are fused into one when their payloads total at most fusion_threshold_bytes.
