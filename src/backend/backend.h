@@ -28,8 +28,9 @@ struct WireHeader {
   uint8_t wire_dtype = 0;  // encoding on the wire; equal to dtype until compression lands
   uint8_t flags = 0;
   int32_t sender = -1;
-  // 0: one payload follows. N > 0: a fused message: N sub-headers follow, then their payloads
-  // back to back (several small operations to the same destination in one message).
+  // 0: one payload follows. N > 0: a fused message: N sub-headers follow, then their payloads,
+  // each starting at a multiple of kFusedAlignment bytes from the message start (several small
+  // operations to the same destination in one message).
   int32_t fused_count = 0;
   uint64_t name_hash = 0;
   int64_t payload_elements = 0;
@@ -37,6 +38,12 @@ struct WireHeader {
   char name[24] = {};  // a prefix of the op name, for error messages only
 };
 static_assert(sizeof(WireHeader) == 64, "WireHeader is a fixed 64-byte wire format");
+
+// Payloads in fused messages start at multiples of this, so every element type is aligned.
+constexpr size_t kFusedAlignment = 64;
+inline size_t AlignFused(size_t offset) {
+  return (offset + kFusedAlignment - 1) / kFusedAlignment * kFusedAlignment;
+}
 
 struct Outgoing {
   int peer = -1;

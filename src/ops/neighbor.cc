@@ -138,16 +138,23 @@ Status StartNeighborOps(std::span<Op* const> ops, Backend& backend, size_t fusio
       }
       continue;
     }
-    // One message: [sub-headers][payloads], after the outer header the mailbox reads first.
-    auto& packed = batch->fused_buffers.emplace_back(sizeof(WireHeader) * segments.size() + total);
-    std::byte* cursor = packed.data();
+    // One message: [sub-headers][aligned payloads], after the outer header the mailbox reads
+    // first. Offsets count from the message start (outer header included).
+    size_t end = sizeof(WireHeader) * (1 + segments.size());
+    for (const Segment& segment : segments) end = AlignFused(end) + segment.bytes;
+    auto& packed = batch->fused_buffers.emplace_back(end - sizeof(WireHeader));
+    auto at = [&](size_t message_offset) {
+      return packed.data() + (message_offset - sizeof(WireHeader));
+    };
+    size_t offset = sizeof(WireHeader);
     for (const Segment& segment : segments) {
-      std::memcpy(cursor, &segment.header, sizeof(WireHeader));
-      cursor += sizeof(WireHeader);
+      std::memcpy(at(offset), &segment.header, sizeof(WireHeader));
+      offset += sizeof(WireHeader);
     }
     for (const Segment& segment : segments) {
-      if (segment.bytes) std::memcpy(cursor, segment.payload, segment.bytes);
-      cursor += segment.bytes;
+      offset = AlignFused(offset);
+      if (segment.bytes) std::memcpy(at(offset), segment.payload, segment.bytes);
+      offset += segment.bytes;
     }
     WireHeader outer;
     outer.sender = me;

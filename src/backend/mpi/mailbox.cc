@@ -94,6 +94,7 @@ void Mailbox::File(int source, PooledBuffer buffer) {
   const size_t count = static_cast<size_t>(header.fused_count);
   size_t offset = sizeof(WireHeader) * (1 + count);
   for (size_t k = 0; k < count && offset <= total; ++k) {
+    offset = AlignFused(offset);
     WireHeader part;
     std::memcpy(&part, storage->buffer.data.get() + sizeof(WireHeader) * (1 + k), sizeof(part));
     const size_t bytes = static_cast<size_t>(part.payload_elements) *
