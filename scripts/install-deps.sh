@@ -8,7 +8,7 @@ packages=(
   build-essential pkg-config meson ninja-build
   libopenmpi-dev openmpi-bin
   swig libdlpack-dev libgtest-dev libbenchmark-dev
-  python3-dev python3-numpy python3-pytest python3-networkx python3-matplotlib
+  python3-dev python3-numpy python3-pytest python3-networkx python3-matplotlib python3-venv
 )
 
 missing=()
@@ -22,4 +22,11 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $sudo_cmd apt-get update -qq
   $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# tree-sitter-julia checks BlueFog.jl's syntax and ccalls (no Julia runtime exists here).
+julia_venv=${BLUEFOG_JULIA_CHECK_VENV:-$HOME/.cache/bluefog/julia-check-venv}
+if ! "$julia_venv/bin/python" -c 'import tree_sitter, tree_sitter_julia' 2>/dev/null; then
+  /usr/bin/python3 -m venv "$julia_venv"
+  "$julia_venv/bin/pip" install --quiet tree-sitter==0.26.1 tree-sitter-julia==0.23.1
 fi
