@@ -30,8 +30,10 @@ struct WireHeader {
   int32_t sender = -1;
   // 0: one payload follows. N > 0: a fused message: N sub-headers follow, then their payloads,
   // each starting at a multiple of kFusedAlignment bytes from the message start (several small
-  // operations to the same destination in one message).
+  // operations to the same destination in one message). kPayloadFollows: the payload is the
+  // sender's next message on the payload tag (large payloads travel contiguous, uncopied).
   int32_t fused_count = 0;
+  static constexpr int32_t kPayloadFollows = -1;
   uint64_t name_hash = 0;
   int64_t payload_elements = 0;
   int64_t row_elements = 0;

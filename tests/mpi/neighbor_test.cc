@@ -407,3 +407,39 @@ TEST(InferTopology, FromDestinationsAndFromSources) {
 
 }  // namespace
 }  // namespace bftest
+
+namespace bftest {
+namespace {
+
+// Payloads above the packing limit travel as a separate contiguous message after their header.
+TEST(NeighborLarge, MegabyteTensorsAndAMismatchedLargeSize) {
+  const int rank = bf_rank(), size = bf_size();
+  bf_topology* ring = nullptr;
+  ASSERT_BF_OK(bf_topology_ring(size, BF_RING_BIDIRECTIONAL, &ring));
+  ASSERT_BF_OK(bf_set_topology(ring, 0));
+  bf_topology_free(ring);
+  constexpr int64_t kLength = 300000;  // 1.2 MB of float32
+  HostTensor x({kDLFloat, 32, 1}, {kLength});
+  for (int64_t i = 0; i < kLength; ++i) x.Set(i, rank + (i % 11));
+  bf_neighbor_args args{sizeof(args), "large"};
+  ASSERT_BF_OK(bf_neighbor_allreduce(x.get(), x.get(), &args));
+  std::vector<int> sources;
+  if (size > 1) sources.push_back((rank - 1 + size) % size);
+  if (size > 2) sources.push_back((rank + 1) % size);
+  for (int64_t i = 0; i < kLength; i += 997) {
+    double expected = rank + (i % 11);
+    for (int s : sources) expected += s + (i % 11);
+    expected /= static_cast<double>(sources.size() + 1);
+    ASSERT_NEAR(x.Get(i), expected, 1e-4) << i;
+  }
+  if (size < 2) return;
+  // Rank 0 sends 4 more elements than its neighbors expect: they report it, nothing overflows.
+  HostTensor y({kDLFloat, 32, 1}, {rank == 0 ? kLength + 4 : kLength});
+  bf_neighbor_args sized{sizeof(sized), "large.sized"};
+  const bf_status status = bf_neighbor_allreduce(y.get(), y.get(), &sized);
+  if (rank == 1 || rank == size - 1 || rank == 0) EXPECT_EQ(status, BF_ERR_MISMATCH);
+  EXPECT_BF_OK(bf_barrier());
+}
+
+}  // namespace
+}  // namespace bftest

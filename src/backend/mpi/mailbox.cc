@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "backend/mpi/mpi_check.h"
+#include "core/dtype.h"
 
 namespace bluefog {
 
@@ -64,12 +65,47 @@ class MpiPendingSends final : public PendingSends {
 
 }  // namespace
 
-Mailbox::Mailbox(MPI_Comm comm, int tag) : comm_(comm), tag_(tag) {}
+Mailbox::Mailbox(MPI_Comm comm, int tag, int payload_tag)
+    : comm_(comm), tag_(tag), payload_tag_(payload_tag) {}
 
 Mailbox::~Mailbox() {
   for (Arriving& arriving : arriving_) {
     if (arriving.request != MPI_REQUEST_NULL) MPI_Wait(&arriving.request, MPI_STATUS_IGNORE);
   }
+}
+
+Status Mailbox::Arrived(Arriving arrived) {
+  if (arrived.is_payload) {
+    auto storage = std::make_shared<SharedBuffer>();
+    storage->buffer = std::move(arrived.buffer);
+    storage->pool = pool_;
+    const size_t bytes = storage->buffer.size;
+    filed_[{arrived.source, arrived.header.name_hash}].push_back(
+        {std::move(storage), arrived.header, 0, bytes});
+    return Status::Ok();
+  }
+  WireHeader header;
+  if (arrived.buffer.size == sizeof(WireHeader)) {
+    std::memcpy(&header, arrived.buffer.data.get(), sizeof(WireHeader));
+    if (header.fused_count == WireHeader::kPayloadFollows) {
+      // The payload is the sender's next message on the payload tag: receive it in order.
+      const size_t bytes = static_cast<size_t>(header.payload_elements) *
+                           ElementSize(static_cast<DType>(header.dtype));
+      pool_->Release(std::move(arrived.buffer));
+      Arriving payload;
+      payload.source = arrived.source;
+      payload.is_payload = true;
+      payload.header = header;
+      payload.header.fused_count = 0;
+      payload.buffer = pool_->Acquire(bytes);
+      BF_MPI_CHECK(MPI_Irecv(payload.buffer.data.get(), static_cast<int>(bytes), MPI_BYTE,
+                             arrived.source, payload_tag_, comm_, &payload.request));
+      arriving_.push_back(std::move(payload));
+      return Status::Ok();
+    }
+  }
+  File(arrived.source, std::move(arrived.buffer));
+  return Status::Ok();
 }
 
 void Mailbox::File(int source, PooledBuffer buffer) {
@@ -130,9 +166,10 @@ Status Mailbox::Pump(bool* progressed, bool* transferring) {
       ++i;
       continue;
     }
-    File(arriving_[i].source, std::move(arriving_[i].buffer));
+    Arriving arrived = std::move(arriving_[i]);
     arriving_[i] = std::move(arriving_.back());
     arriving_.pop_back();
+    BF_RETURN_IF_ERROR(Arrived(std::move(arrived)));
     *progressed = true;
   }
   *transferring = !arriving_.empty();
@@ -172,18 +209,30 @@ Status Mailbox::Send(std::span<const Outgoing> sends, std::unique_ptr<PendingSen
                              comm_, &pending->requests[i]));
       continue;
     }
-    // Header and payload leave from where they are, as one message (no copy of the payload).
-    int lengths[2] = {static_cast<int>(sizeof(WireHeader)), static_cast<int>(send.payload_bytes)};
-    MPI_Aint addresses[2];
-    BF_MPI_CHECK(MPI_Get_address(&pending->headers[i], &addresses[0]));
-    BF_MPI_CHECK(MPI_Get_address(send.payload, &addresses[1]));
-    MPI_Datatype framed;
-    BF_MPI_CHECK(MPI_Type_create_hindexed(2, lengths, addresses, MPI_BYTE, &framed));
-    BF_MPI_CHECK(MPI_Type_commit(&framed));
-    const int rc =
-        MPI_Isend(MPI_BOTTOM, 1, framed, send.peer, tag_, comm_, &pending->requests[i]);
-    MPI_Type_free(&framed);  // released once the send completes
-    BF_MPI_CHECK(rc);
+    if (send.header.fused_count > 0) {
+      // A fused body is ours already; header and body go as one message (hindexed, no copy).
+      int lengths[2] = {static_cast<int>(sizeof(WireHeader)),
+                        static_cast<int>(send.payload_bytes)};
+      MPI_Aint addresses[2];
+      BF_MPI_CHECK(MPI_Get_address(&pending->headers[i], &addresses[0]));
+      BF_MPI_CHECK(MPI_Get_address(send.payload, &addresses[1]));
+      MPI_Datatype framed;
+      BF_MPI_CHECK(MPI_Type_create_hindexed(2, lengths, addresses, MPI_BYTE, &framed));
+      BF_MPI_CHECK(MPI_Type_commit(&framed));
+      const int rc =
+          MPI_Isend(MPI_BOTTOM, 1, framed, send.peer, tag_, comm_, &pending->requests[i]);
+      MPI_Type_free(&framed);  // released once the send completes
+      BF_MPI_CHECK(rc);
+      continue;
+    }
+    // Large payloads leave from where they are, contiguous, right after their header: the
+    // transport's single-copy path, no packing.
+    pending->headers[i].fused_count = WireHeader::kPayloadFollows;
+    BF_MPI_CHECK(MPI_Isend(&pending->headers[i], static_cast<int>(sizeof(WireHeader)), MPI_BYTE,
+                           send.peer, tag_, comm_, &pending->requests[i]));
+    pending->requests.push_back(MPI_REQUEST_NULL);
+    BF_MPI_CHECK(MPI_Isend(send.payload, static_cast<int>(send.payload_bytes), MPI_BYTE,
+                           send.peer, payload_tag_, comm_, &pending->requests.back()));
   }
   *out = std::move(pending);
   return Status::Ok();

@@ -21,7 +21,8 @@ namespace bluefog {
 
 class Mailbox {
  public:
-  Mailbox(MPI_Comm comm, int tag);
+  // Headers (and small payloads) travel on `tag`, large payloads on `payload_tag`.
+  Mailbox(MPI_Comm comm, int tag, int payload_tag);
   ~Mailbox();
 
   // Matches newly arrived messages and completes receives in flight. *progressed: something
@@ -37,7 +38,10 @@ class Mailbox {
     MPI_Request request = MPI_REQUEST_NULL;
     int source = -1;
     PooledBuffer buffer;
+    bool is_payload = false;  // the separate payload of `header`
+    WireHeader header;
   };
+  Status Arrived(Arriving arriving);
   // A received buffer shared by the messages filed from it (several when fused); it goes back to
   // the pool when the last of them is consumed.
   struct SharedBuffer {
@@ -55,6 +59,7 @@ class Mailbox {
 
   MPI_Comm comm_;
   int tag_;
+  int payload_tag_;
   std::shared_ptr<BufferPool> pool_ = std::make_shared<BufferPool>();
   std::vector<Arriving> arriving_;
   std::map<std::pair<int, uint64_t>, std::deque<Filed>> filed_;

@@ -21,6 +21,7 @@ namespace {
 constexpr int kNeighborTag = 0x0B1F;
 constexpr int kNegotiationTag = 0x0B20;
 constexpr int kDoorbellTag = 0x0B21;
+constexpr int kPayloadTag = 0x0B22;
 // MPI counts are int; collectives move large buffers in chunks of this many bytes.
 constexpr int64_t kChunkBytes = int64_t{1} << 30;
 
@@ -87,7 +88,7 @@ Status MpiBackend::Create(const Options& options, std::unique_ptr<MpiBackend>* o
   BF_MPI_CHECK(MPI_Comm_dup(base, &backend->world_));
   BF_MPI_CHECK(MPI_Comm_set_errhandler(backend->world_, MPI_ERRORS_RETURN));
   BF_RETURN_IF_ERROR(backend->DiscoverLayout(options.nodes_per_machine));
-  backend->mailbox_ = std::make_unique<Mailbox>(backend->world_, kNeighborTag);
+  backend->mailbox_ = std::make_unique<Mailbox>(backend->world_, kNeighborTag, kPayloadTag);
   *out = std::move(backend);
   return Status::Ok();
 }
