@@ -21,7 +21,7 @@ build_and_test() {  # build_dir, meson setup options, meson test options...
   meson test -C "$dir" --print-errorlogs --num-processes "$jobs" "$@"
 }
 
-echo "== build and test (debugoptimized)"
+echo "== build and test (-O3 -g)"
 build_and_test build "" || failed_steps=$((failed_steps + 1))
 
 echo "== build and test (ASan + UBSan)"
