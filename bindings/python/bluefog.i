@@ -269,12 +269,12 @@ int bfpy_neighbor_args(PyObject* dict, NeighborArgsStorage* s, bf_neighbor_args*
     return -1;
   }
   if (src_w_given && s->src_weights.size() != s->src_ranks.size()) {
-    PyErr_Format(PyExc_ValueError, "src_weights has %zd entries but src_ranks has %zd",
+    PyErr_Format(PyExc_ValueError, "src_weights has %zu entries but src_ranks has %zu",
                  s->src_weights.size(), s->src_ranks.size());
     return -1;
   }
   if (dst_w_given && s->dst_weights.size() != s->dst_ranks.size()) {
-    PyErr_Format(PyExc_ValueError, "dst_weights has %zd entries but dst_ranks has %zd",
+    PyErr_Format(PyExc_ValueError, "dst_weights has %zu entries but dst_ranks has %zu",
                  s->dst_weights.size(), s->dst_ranks.size());
     return -1;
   }
@@ -319,7 +319,8 @@ int bfpy_capacity(int world_size) { return world_size; }
 // ------------------------------------------------------------------------------------------------
 // Tensors.
 
-%typemap(in) const DLTensor * (PyObject *owned_capsule = nullptr), DLTensor * (PyObject *owned_capsule = nullptr) {
+%typemap(in) const DLTensor * (PyObject *owned_capsule = nullptr),
+             DLTensor * (PyObject *owned_capsule = nullptr) {
   if (bfpy_tensor($input, &$1, &owned_capsule) != 0) SWIG_fail;
 }
 %typemap(freearg) const DLTensor *, DLTensor * {

@@ -82,11 +82,15 @@ Status InferTopology(const int* ranks, int count, int ranks_are_destinations,
   BF_RETURN_IF_ERROR(RequireContext(&context));
   const ProcessLayout& layout = context->layout();
   if (out == nullptr) return InvalidArgument(ArgWhere(fn, "out", layout.rank) + " is NULL");
-  BF_RETURN_IF_ERROR(ValidateRankList(fn, "ranks", ranks, count, layout.size, layout.rank));
   auto op = std::make_unique<Op>();
   op->kind = OpKind::kInferTopology;
   op->name = context->AutoName(OpKind::kInferTopology);
-  op->listed_ranks.assign(ranks, ranks + count);
+  const Status valid = ValidateRankList(fn, "ranks", ranks, count, layout.size, layout.rank);
+  if (valid.ok()) {
+    op->listed_ranks.assign(ranks, ranks + count);
+  } else {
+    op->invalid_reason = valid.message();  // still taken part in, so every rank fails
+  }
   op->listed_are_destinations = ranks_are_destinations != 0;
   std::shared_ptr<const Topology> inferred;
   op->inferred_out = &inferred;

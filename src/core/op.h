@@ -83,6 +83,9 @@ struct Op {
   std::vector<int> listed_ranks;               // infer_topology: this rank's list
   bool listed_are_destinations = false;        // infer_topology
   std::shared_ptr<const Topology>* inferred_out = nullptr;  // infer_topology: written on success
+  // Collective calls whose arguments failed validation on this rank still run, so that every
+  // rank fails instead of the others waiting forever; this is why it failed here.
+  std::string invalid_reason;
 
   std::shared_ptr<Completion> completion;
 

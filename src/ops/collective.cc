@@ -101,7 +101,30 @@ Status RunBarrier(Op& op, Backend& backend) {
   return AgreeOnOp(backend, OpDescriptor::For(op), Group::kWorld);
 }
 
+namespace {
+
+// Every rank learns whether any rank's arguments were invalid, and which: all of them fail.
+Status FailIfAnyRankInvalid(const Op& op, Backend& backend) {
+  int64_t any_invalid = op.invalid_reason.empty() ? 0 : 1;
+  BF_RETURN_IF_ERROR(backend.AllreduceMax(&any_invalid, 1, Group::kWorld));
+  if (!any_invalid) return Status::Ok();
+  const int size = backend.size(Group::kWorld);
+  const uint8_t mine = op.invalid_reason.empty() ? 0 : 1;
+  std::vector<uint8_t> flags(static_cast<size_t>(size));
+  BF_RETURN_IF_ERROR(backend.AllgatherFixed(&mine, 1, flags.data(), Group::kWorld));
+  if (mine) return InvalidArgument(op.invalid_reason);
+  std::string ranks;
+  for (int r = 0; r < size; ++r) {
+    if (flags[r]) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+  }
+  return Error(BF_ERR_INVALID_ARGUMENT, "bf_", OpKindName(op.kind), ": rank(s) ", ranks,
+               " passed invalid arguments, so the collective call fails on every rank");
+}
+
+}  // namespace
+
 Status RunInferTopology(Op& op, Backend& backend) {
+  BF_RETURN_IF_ERROR(FailIfAnyRankInvalid(op, backend));
   OpDescriptor descriptor = OpDescriptor::For(op);
   descriptor.flags = op.listed_are_destinations ? 1 : 0;  // every rank must use one convention
   BF_RETURN_IF_ERROR(AgreeOnOp(backend, descriptor, Group::kWorld));

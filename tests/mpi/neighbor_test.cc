@@ -402,6 +402,15 @@ TEST(InferTopology, FromDestinationsAndFromSources) {
               BF_ERR_MISMATCH)
         << "ranks mixing destination and source lists must fail everywhere";
     EXPECT_EQ(graph, nullptr);
+    // Rank 0 lists itself: invalid there, and every other rank fails too instead of waiting.
+    std::vector<int> bad = rank == 0 ? std::vector<int>{0} : listed;
+    EXPECT_EQ(bf_infer_topology(bad.data(), static_cast<int>(bad.size()), 1, &graph),
+              BF_ERR_INVALID_ARGUMENT);
+    const std::string message = bf_last_error();
+    EXPECT_NE(message.find(rank == 0 ? "itself" : "rank(s) 0 passed invalid arguments"),
+              std::string::npos)
+        << message;
+    EXPECT_EQ(graph, nullptr);
   }
 }
 

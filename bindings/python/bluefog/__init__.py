@@ -29,9 +29,9 @@ from .ops import (allreduce, allreduce_nonblocking, allreduce_, allreduce_nonblo
                   neighbor_allreduce_nonblocking, neighbor_allreduce_,
                   neighbor_allreduce_nonblocking_, hierarchical_neighbor_allreduce,
                   hierarchical_neighbor_allreduce_nonblocking, hierarchical_neighbor_allreduce_,
-                  hierarchical_neighbor_allreduce_nonblocking_, pair_gossip, pair_gossip_nonblocking,
-                  pair_gossip_, pair_gossip_nonblocking_, barrier, barrier_nonblocking, poll,
-                  wait, synchronize)
+                  hierarchical_neighbor_allreduce_nonblocking_, pair_gossip,
+                  pair_gossip_nonblocking, pair_gossip_, pair_gossip_nonblocking_, barrier,
+                  barrier_nonblocking, poll, wait, synchronize)
 from .topology_util import (ExponentialTwoGraph, ExponentialGraph, SymmetricExponentialGraph,
                             RingGraph, StarGraph, MeshGrid2DGraph, FullyConnectedGraph,
                             GetRecvWeights, GetSendWeights, IsRegularGraph, IsTopologyEquivalent,

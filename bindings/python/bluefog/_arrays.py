@@ -8,8 +8,7 @@ other libraries that speak DLPack are viewed as NumPy arrays.
 """
 from __future__ import annotations
 
-import sys
-from typing import Any, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -128,9 +127,9 @@ class JaxAdapter(Adapter):
     mutable = False
 
     def __init__(self) -> None:
-        import jax.dlpack
+        import jax.dlpack  # pylint: disable=import-outside-toplevel
 
-        self._jax = sys.modules["jax"]
+        self._from_dlpack = jax.dlpack.from_dlpack
 
     def native(self, x: Any) -> Any:
         return x
@@ -147,10 +146,10 @@ class JaxAdapter(Adapter):
         return _NUMPY.export(out, writable=True)
 
     def result(self, out: Any) -> Any:
-        return self._jax.dlpack.from_dlpack(out.__dlpack__())
+        return self._from_dlpack(out.__dlpack__())
 
     def from_capsule(self, capsule: Any) -> Any:
-        return self._jax.dlpack.from_dlpack(capsule)
+        return self._from_dlpack(capsule)
 
     def data_ptr(self, x: Any) -> int:
         return int(x.unsafe_buffer_pointer())

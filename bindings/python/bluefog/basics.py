@@ -47,7 +47,9 @@ _MATCHING_MODES = {"named": lib.BF_MATCHING_NAMED, "ordered": lib.BF_MATCHING_OR
 
 def init(topology_fn: Optional[Callable[[int], nx.DiGraph]] = None, is_weighted: bool = False,
          *, nodes_per_machine: Optional[int] = None, mpi_comm: Any = None,
-         matching: Optional[str] = None, stall_warning_s: Optional[float] = None) -> None:
+         matching: Optional[str] = None, stall_warning_s: Optional[float] = None,
+         timeline_prefix: Optional[str] = None, fusion_threshold_bytes: Optional[int] = None,
+         cycle_time_ms: Optional[float] = None) -> None:
     """Starts BlueFog (collective over all ranks).
 
     Initializes MPI unless it already is (e.g. by mpi4py), then sets the topology to
@@ -66,6 +68,12 @@ def init(topology_fn: Optional[Callable[[int], nx.DiGraph]] = None, is_weighted:
             skip-negotiate stage). Default: the BLUEFOG_MATCHING environment variable, else named.
         stall_warning_s: seconds an operation may wait before the engine reports it and the
             ranks it waits for on stderr (default: BLUEFOG_STALL_WARNING_S, else 60; < 0: never).
+        timeline_prefix: write a Chrome trace to ``<prefix><rank>.json`` (default:
+            BLUEFOG_TIMELINE, else none).
+        fusion_threshold_bytes: fuse small neighbor messages up to this size (default:
+            BLUEFOG_FUSION_THRESHOLD, else 8 MiB; < 0: no fusion).
+        cycle_time_ms: how long the engine waits for more operations to fuse (default:
+            BLUEFOG_CYCLE_TIME, else 0).
     """
     global _atexit_registered
     options: dict = {}
@@ -79,6 +87,12 @@ def init(topology_fn: Optional[Callable[[int], nx.DiGraph]] = None, is_weighted:
         options["matching_mode"] = _MATCHING_MODES[matching]
     if stall_warning_s is not None:
         options["stall_warning_s"] = float(stall_warning_s)
+    if timeline_prefix is not None:
+        options["timeline_prefix"] = str(timeline_prefix)
+    if fusion_threshold_bytes is not None:
+        options["fusion_threshold_bytes"] = int(fusion_threshold_bytes)
+    if cycle_time_ms is not None:
+        options["cycle_time_ms"] = float(cycle_time_ms)
     with _lock:
         lib.bf_init(options or None)
         if not _atexit_registered:
@@ -234,7 +248,8 @@ def set_machine_topology(topology: Optional[nx.DiGraph], is_weighted: bool = Fal
     layout (RuntimeError otherwise). Returns False (logged) while operations are in flight."""
     global _machine_topology
     if topology is None:
-        raise ValueError("the machine topology must be given (a networkx.DiGraph over bf.machine_size() machines)")
+        raise ValueError("the machine topology must be given (a networkx.DiGraph over "
+                         "bf.machine_size() machines)")
     if not isinstance(topology, nx.DiGraph):
         raise TypeError(f"machine topology must be a networkx.DiGraph, got "
                         f"{type(topology).__name__}")

@@ -27,8 +27,9 @@ __all__ = [
     "neighbor_allreduce", "neighbor_allreduce_nonblocking", "neighbor_allreduce_",
     "neighbor_allreduce_nonblocking_", "hierarchical_neighbor_allreduce",
     "hierarchical_neighbor_allreduce_nonblocking", "hierarchical_neighbor_allreduce_",
-    "hierarchical_neighbor_allreduce_nonblocking_", "pair_gossip", "pair_gossip_nonblocking", "pair_gossip_",
-    "pair_gossip_nonblocking_", "barrier", "barrier_nonblocking", "poll", "wait", "synchronize",
+    "hierarchical_neighbor_allreduce_nonblocking_", "pair_gossip", "pair_gossip_nonblocking",
+    "pair_gossip_", "pair_gossip_nonblocking_", "barrier", "barrier_nonblocking", "poll", "wait",
+    "synchronize",
 ]
 
 Weights = Mapping[int, float]

@@ -7,69 +7,40 @@ from typing import List, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import basics, ops
+from . import basics
+from ._native import lib
 
 __all__ = ["InferSourceFromDestinationRanks", "InferDestinationFromSourceRanks"]
 
-
-def _validate(ranks: Sequence[int], what: str) -> List[int]:
-    size, me = basics.size(), basics.rank()
-    values = []
-    for r in ranks:
-        if isinstance(r, bool) or not isinstance(r, (int, np.integer)):
-            raise ValueError(f"{what} must contain integer ranks, got {r!r}")
-        r = int(r)
-        if not 0 <= r < size:
-            raise ValueError(f"{what} names rank {r}, outside [0, {size})")
-        if r == me:
-            raise ValueError(f"{what} must not contain the rank itself ({me})")
-        values.append(r)
-    if len(set(values)) != len(values):
-        raise ValueError(f"{what} contains duplicated ranks: {values}")
-    return values
+Inferred = Union[List[int], Tuple[List[int], np.ndarray]]
 
 
-def _gather_lists(ranks: List[int], name: str) -> List[List[int]]:
-    counts = ops.allgather(np.array([len(ranks)], dtype=np.int32), name=name + ".counts")
-    flat = ops.allgather(np.array(ranks, dtype=np.int32), name=name + ".ranks")
-    lists, start = [], 0
-    for count in counts.tolist():
-        lists.append(flat[start:start + count].tolist())
-        start += count
-    return lists
-
-
-def _infer(ranks: Sequence[int], what: str, construct_adjacency_matrix: bool,
-           transpose: bool, name: str) -> Union[List[int], Tuple[List[int], np.ndarray]]:
-    mine = _validate(ranks, what)
-    lists = _gather_lists(mine, name)
+def _infer(ranks: Sequence[int], destinations: bool,
+           construct_adjacency_matrix: bool) -> Inferred:
+    what = "dst_ranks" if destinations else "src_ranks"
+    if any(isinstance(r, bool) or not isinstance(r, (int, np.integer)) for r in ranks):
+        raise ValueError(f"{what} must be a list of integer ranks, got {list(ranks)!r}")
+    graph = lib.bf_infer_topology([int(r) for r in ranks], int(destinations))
     me = basics.rank()
-    inferred = sorted(k for k, listed in enumerate(lists) if me in listed)
+    neighbors = (lib.bf_topology_in_neighbors if destinations
+                 else lib.bf_topology_out_neighbors)(graph, me)[0]
     if not construct_adjacency_matrix:
-        return inferred
-    size = len(lists)
-    matrix = np.eye(size)
-    for k, listed in enumerate(lists):
-        matrix[k, listed] = 1.0
-    if transpose:
-        matrix = matrix.T
-    # W[i][j] is the weight j gives to i: normalize each column (BlueFog divided by row sums,
-    # which equals this only when every rank has as many in- as out-neighbors).
-    return inferred, matrix / matrix.sum(axis=0, keepdims=True)
+        return list(neighbors)
+    size = lib.bf_topology_size(graph)
+    matrix = np.asarray(lib.bf_topology_to_matrix(graph), dtype=np.float64).reshape(size, size)
+    return list(neighbors), matrix
 
 
 def InferSourceFromDestinationRanks(  # pylint: disable=invalid-name
-        dst_ranks: Sequence[int], construct_adjacency_matrix: bool = False
-) -> Union[List[int], Tuple[List[int], np.ndarray]]:
+        dst_ranks: Sequence[int], construct_adjacency_matrix: bool = False) -> Inferred:
     """The ranks that send to this rank (ascending), given every rank's ``dst_ranks``.
-    With ``construct_adjacency_matrix``, also the column-stochastic matrix ``W`` of the whole
-    pattern (self-loops included, uniform weights per receiver)."""
-    return _infer(dst_ranks, "dst_ranks", construct_adjacency_matrix, False, "infer.src")
+    With ``construct_adjacency_matrix``, also ``W`` of the whole pattern: self-loops included and
+    uniform weights per receiver, so every column sums to 1 (BlueFog divided by row sums)."""
+    return _infer(dst_ranks, True, construct_adjacency_matrix)
 
 
 def InferDestinationFromSourceRanks(  # pylint: disable=invalid-name
-        src_ranks: Sequence[int], construct_adjacency_matrix: bool = False
-) -> Union[List[int], Tuple[List[int], np.ndarray]]:
+        src_ranks: Sequence[int], construct_adjacency_matrix: bool = False) -> Inferred:
     """The ranks that receive from this rank (ascending), given every rank's ``src_ranks``.
-    With ``construct_adjacency_matrix``, also the column-stochastic matrix ``W``."""
-    return _infer(src_ranks, "src_ranks", construct_adjacency_matrix, True, "infer.dst")
+    With ``construct_adjacency_matrix``, also the column-stochastic ``W`` of the whole pattern."""
+    return _infer(src_ranks, False, construct_adjacency_matrix)

@@ -6,6 +6,7 @@ self-loops carry self weights. The generators and schedules are computed by the 
 (bit-identical to BlueFog's, with its floating-point quirks fixed) and returned as DiGraphs,
 as BlueFog did. None of these functions needs ``init()``.
 """
+# pylint: disable=invalid-name  (BlueFog's CamelCase function names)
 from __future__ import annotations
 
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -48,33 +49,33 @@ def to_engine(topology: nx.DiGraph) -> Any:
     return lib.bf_topology_from_matrix(matrix.shape[0], matrix.ravel().tolist())
 
 
-def ExponentialTwoGraph(size: int) -> nx.DiGraph:  # pylint: disable=invalid-name
+def ExponentialTwoGraph(size: int) -> nx.DiGraph:
     """Each rank sends to ``rank + 2**i`` (and itself), uniform weights."""
     return _graph(lib.bf_topology_exponential_two(size))
 
 
-def ExponentialGraph(size: int, base: int = 2) -> nx.DiGraph:  # pylint: disable=invalid-name
+def ExponentialGraph(size: int, base: int = 2) -> nx.DiGraph:
     """Each rank sends to ``rank + base**i`` (and itself), uniform weights. The default topology."""
     return _graph(lib.bf_topology_exponential(size, base))
 
 
-def SymmetricExponentialGraph(size: int, base: int = 4) -> nx.DiGraph:  # pylint: disable=invalid-name
+def SymmetricExponentialGraph(size: int, base: int = 4) -> nx.DiGraph:
     """Each rank sends to ``rank +- base**i`` (and itself), uniform weights."""
     return _graph(lib.bf_topology_symmetric_exponential(size, base))
 
 
-def RingGraph(size: int, connect_style: int = 0) -> nx.DiGraph:  # pylint: disable=invalid-name
+def RingGraph(size: int, connect_style: int = 0) -> nx.DiGraph:
     """Ring: ``connect_style`` 0 both directions (weights 1/3), 1 sends left, 2 sends right
     (weights 1/2)."""
     return _graph(lib.bf_topology_ring(size, connect_style))
 
 
-def StarGraph(size: int, center_rank: int = 0) -> nx.DiGraph:  # pylint: disable=invalid-name
+def StarGraph(size: int, center_rank: int = 0) -> nx.DiGraph:
     """Star around ``center_rank``, doubly stochastic weights."""
     return _graph(lib.bf_topology_star(size, center_rank))
 
 
-def MeshGrid2DGraph(size: int,  # pylint: disable=invalid-name
+def MeshGrid2DGraph(size: int,
                     shape: Optional[Tuple[int, int]] = None) -> nx.DiGraph:
     """2-D grid without wrap-around, Metropolis-Hastings weights. ``shape`` (rows, columns)
     defaults to the most square factorization."""
@@ -82,12 +83,12 @@ def MeshGrid2DGraph(size: int,  # pylint: disable=invalid-name
     return _graph(lib.bf_topology_mesh_grid_2d(size, nrows, ncols))
 
 
-def FullyConnectedGraph(size: int) -> nx.DiGraph:  # pylint: disable=invalid-name
+def FullyConnectedGraph(size: int) -> nx.DiGraph:
     """Everyone sends to everyone, weights ``1/size``."""
     return _graph(lib.bf_topology_fully_connected(size))
 
 
-def GetRecvWeights(topo: nx.DiGraph, rank: int) -> Tuple[float, Dict[int, float]]:  # pylint: disable=invalid-name
+def GetRecvWeights(topo: nx.DiGraph, rank: int) -> Tuple[float, Dict[int, float]]:
     """``(W[rank][rank], {src: W[src][rank]})`` over the in-neighbors of ``rank``."""
     weights = weight_matrix(topo)
     neighbors = {int(src): float(weights[src, rank]) for src in topo.predecessors(rank)
@@ -95,7 +96,7 @@ def GetRecvWeights(topo: nx.DiGraph, rank: int) -> Tuple[float, Dict[int, float]
     return float(weights[rank, rank]), neighbors
 
 
-def GetSendWeights(topo: nx.DiGraph, rank: int) -> Tuple[float, Dict[int, float]]:  # pylint: disable=invalid-name
+def GetSendWeights(topo: nx.DiGraph, rank: int) -> Tuple[float, Dict[int, float]]:
     """``(W[rank][rank], {dst: W[rank][dst]})`` over the out-neighbors of ``rank``."""
     weights = weight_matrix(topo)
     neighbors = {int(dst): float(weights[rank, dst]) for dst in topo.successors(rank)
@@ -103,7 +104,7 @@ def GetSendWeights(topo: nx.DiGraph, rank: int) -> Tuple[float, Dict[int, float]
     return float(weights[rank, rank]), neighbors
 
 
-def IsTopologyEquivalent(topo1: Optional[nx.DiGraph],  # pylint: disable=invalid-name
+def IsTopologyEquivalent(topo1: Optional[nx.DiGraph],
                          topo2: Optional[nx.DiGraph]) -> bool:
     """True if both graphs have the same nodes, edges and weights."""
     if topo1 is None or topo2 is None:
@@ -114,7 +115,7 @@ def IsTopologyEquivalent(topo1: Optional[nx.DiGraph],  # pylint: disable=invalid
     return bool(np.array_equal(weight_matrix(topo1), weight_matrix(topo2)))
 
 
-def IsRegularGraph(topo: nx.DiGraph) -> bool:  # pylint: disable=invalid-name
+def IsRegularGraph(topo: nx.DiGraph) -> bool:
     """True if every node has the same degree (in + out)."""
     degrees = {degree for _, degree in topo.degree()}
     return len(degrees) <= 1
@@ -152,7 +153,7 @@ def schedule_inner_outer_exp2(world_size: int, local_size: int, rank: int, step:
     return _pair(lib.bf_schedule_inner_outer_exp2(world_size, local_size, rank, step))
 
 
-def GetDynamicOnePeerSendRecvRanks(topo: nx.DiGraph,  # pylint: disable=invalid-name
+def GetDynamicOnePeerSendRecvRanks(topo: nx.DiGraph,
                                    self_rank: int) -> Iterator[SendRecv]:
     """Endless ``(send_ranks, recv_ranks)`` per step: one out-neighbor per step by clockwise
     distance; receive from every rank whose turn points here. Works without self-loops too."""
@@ -163,7 +164,7 @@ def GetDynamicOnePeerSendRecvRanks(topo: nx.DiGraph,  # pylint: disable=invalid-
         step += 1
 
 
-def GetExp2DynamicSendRecvMachineRanks(world_size: int, local_size: int,  # pylint: disable=invalid-name
+def GetExp2DynamicSendRecvMachineRanks(world_size: int, local_size: int,
                                        self_rank: int, local_rank: int) -> Iterator[SendRecv]:
     """Endless ``(send_machines, recv_machines)``: machine ``m`` sends to ``m + 2**(t % k)``."""
     assert self_rank % local_size == local_rank, \
@@ -174,7 +175,7 @@ def GetExp2DynamicSendRecvMachineRanks(world_size: int, local_size: int,  # pyli
         step += 1
 
 
-def GetInnerOuterRingDynamicSendRecvRanks(world_size: int, local_size: int,  # pylint: disable=invalid-name
+def GetInnerOuterRingDynamicSendRecvRanks(world_size: int, local_size: int,
                                           self_rank: int) -> Iterator[SendRecv]:
     """Endless ``(send_ranks, recv_ranks)``: a ring inside each machine, one local rank per step
     crossing to the next machine."""
@@ -184,7 +185,7 @@ def GetInnerOuterRingDynamicSendRecvRanks(world_size: int, local_size: int,  # p
         step += 1
 
 
-def GetInnerOuterExpo2DynamicSendRecvRanks(world_size: int, local_size: int,  # pylint: disable=invalid-name
+def GetInnerOuterExpo2DynamicSendRecvRanks(world_size: int, local_size: int,
                                            self_rank: int) -> Iterator[SendRecv]:
     """Endless ``(send_ranks, recv_ranks)``: exponential-two inside and across machines."""
     step = 0

@@ -74,6 +74,13 @@ def _named_parameters(model: Model) -> List[tuple]:
                      f"{type(model).__name__}")
 
 
+def _grad_accumulator(p: torch.Tensor) -> Any:
+    """The autograd node that accumulates ``p.grad``: its hooks run once the gradient is ready
+    (kept referenced, or autograd frees it)."""
+    with torch.enable_grad():
+        return p.expand_as(p).grad_fn.next_functions[0][0]
+
+
 class _Distributed:
     """State and behaviour shared by the distributed optimizers. Mixed in before the caller's
     optimizer class, so ``super().step()`` is the caller's own update rule."""
@@ -284,7 +291,7 @@ class _DistributedAdaptThenCombineOptimizer(_CombineMixin):
 
     def _register_grad_hooks(self) -> None:
         for p in self._countdown:
-            accumulator = p.expand_as(p).grad_fn.next_functions[0][0]
+            accumulator = _grad_accumulator(p)
             self._hook_handles.append(accumulator.register_hook(self._make_grad_hook(p)))
             self._grad_accumulators.append(accumulator)
 
@@ -340,7 +347,7 @@ class _DistributedOptimizer(_Distributed):
         self._grad_accumulators: List[Any] = []
         if basics.size() > 1:
             for p in self._countdown:
-                accumulator = p.expand_as(p).grad_fn.next_functions[0][0]
+                accumulator = _grad_accumulator(p)
                 self._hook_handles.append(accumulator.register_hook(self._make_grad_hook(p)))
                 self._grad_accumulators.append(accumulator)
 

@@ -35,10 +35,33 @@ def _unavailable(name: str, feature: str) -> Callable[..., Any]:
     return function
 
 
-for _name in __all__[:26]:
-    globals()[_name] = _unavailable(_name, _WINDOWS)
+win_create = _unavailable("win_create", _WINDOWS)
+win_free = _unavailable("win_free", _WINDOWS)
+win_update = _unavailable("win_update", _WINDOWS)
+win_update_then_collect = _unavailable("win_update_then_collect", _WINDOWS)
+neighbor_win_put = _unavailable("neighbor_win_put", _WINDOWS)
+neighbor_win_put_nonblocking = _unavailable("neighbor_win_put_nonblocking", _WINDOWS)
+neighbor_win_get = _unavailable("neighbor_win_get", _WINDOWS)
+neighbor_win_get_nonblocking = _unavailable("neighbor_win_get_nonblocking", _WINDOWS)
+neighbor_win_accumulate = _unavailable("neighbor_win_accumulate", _WINDOWS)
+neighbor_win_accumulate_nonblocking = _unavailable("neighbor_win_accumulate_nonblocking", _WINDOWS)
+win_put = _unavailable("win_put", _WINDOWS)
+win_put_nonblocking = _unavailable("win_put_nonblocking", _WINDOWS)
+win_get = _unavailable("win_get", _WINDOWS)
+win_get_nonblocking = _unavailable("win_get_nonblocking", _WINDOWS)
+win_accumulate = _unavailable("win_accumulate", _WINDOWS)
+win_accumulate_nonblocking = _unavailable("win_accumulate_nonblocking", _WINDOWS)
+win_wait = _unavailable("win_wait", _WINDOWS)
+win_poll = _unavailable("win_poll", _WINDOWS)
+win_mutex = _unavailable("win_mutex", _WINDOWS)
+get_win_version = _unavailable("get_win_version", _WINDOWS)
+get_current_created_window_names = _unavailable("get_current_created_window_names", _WINDOWS)
+win_associated_p = _unavailable("win_associated_p", _WINDOWS)
+turn_on_win_ops_with_associated_p = _unavailable("turn_on_win_ops_with_associated_p", _WINDOWS)
+turn_off_win_ops_with_associated_p = _unavailable("turn_off_win_ops_with_associated_p", _WINDOWS)
+win_lock = _unavailable("win_lock", _WINDOWS)
+unified_mpi_window_model_supported = _unavailable("unified_mpi_window_model_supported", _WINDOWS)
 mpi_threads_supported = _unavailable(
     "mpi_threads_supported", "a query of the MPI thread level the engine runs with")
 suspend = _unavailable("suspend", "a way to pause and resume the engine thread")
 resume = _unavailable("resume", "a way to pause and resume the engine thread")
-del _name
