@@ -90,9 +90,14 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
     bool progressed = !admitted.empty();
     Admit(std::move(admitted));
 
+    // Finish what needs no MPI call first: with mpi_yield_when_idle every MPI progress call may
+    // give the core away, which oversubscribed ranks feel as latency.
     bool moved = false;
-    Status step = backend_->Progress(&moved);
-    if (step.ok()) step = AdvanceNeighborOps(&progressed);
+    Status step = AdvanceNeighborOps(&progressed);
+    if (step.ok() && busy()) {
+      step = backend_->Progress(&moved);
+      if (step.ok() && moved) step = AdvanceNeighborOps(&progressed);
+    }
     if (step.ok() && settings_.matching == BF_MATCHING_NAMED) step = AdvanceNegotiation(&progressed);
     if (!step.ok()) {
       // The transport itself failed: nothing in flight can complete any more.
