@@ -12,11 +12,17 @@ using namespace bluefog;
 
 namespace {
 
-// Starts an Op: context, validated `in` (and `out` with the same layout when given), and name.
+// Starts an Op: context, validated `in` (and `out`, required for every op that writes a caller's
+// tensor, with the same layout), and name.
 Status StartOp(const char* function, OpKind kind, const DLTensor* in, DLTensor* out,
                const char* name, std::shared_ptr<Context>* context, std::unique_ptr<Op>* op) {
   BF_RETURN_IF_ERROR(RequireContext(context));
   const int me = (*context)->layout().rank;
+  const bool writes_out = kind != OpKind::kAllgather && kind != OpKind::kNeighborAllgather &&
+                          kind != OpKind::kBarrier;
+  if (writes_out && out == nullptr) {
+    return InvalidArgument(ArgWhere(function, "out", me) + " is NULL");
+  }
   auto result = std::make_unique<Op>();
   result->kind = kind;
   if (in != nullptr || kind != OpKind::kBarrier) {
@@ -73,9 +79,6 @@ Status Allreduce(const char* fn, const DLTensor* in, DLTensor* out,
   BF_RETURN_IF_ERROR(ReadArgs(given, fn, &args));
   std::shared_ptr<Context> context;
   std::unique_ptr<Op> op;
-  if (out == nullptr && RequireContext(&context).ok()) {
-    return RequireOut(fn, out, "out", context->layout().rank);
-  }
   BF_RETURN_IF_ERROR(StartOp(fn, OpKind::kAllreduce, in, out, args.name, &context, &op));
   const int me = context->layout().rank;
   const int reduce_op = EnumValue(args.op);
@@ -99,9 +102,6 @@ Status Broadcast(const char* fn, const DLTensor* in, DLTensor* out, int root,
   BF_RETURN_IF_ERROR(ReadArgs(given, fn, &args));
   std::shared_ptr<Context> context;
   std::unique_ptr<Op> op;
-  if (out == nullptr && RequireContext(&context).ok()) {
-    return RequireOut(fn, out, "out", context->layout().rank);
-  }
   BF_RETURN_IF_ERROR(StartOp(fn, OpKind::kBroadcast, in, out, args.name, &context, &op));
   const int size = context->layout().size;
   if (root < 0 || root >= size) {
@@ -132,9 +132,6 @@ Status NeighborAllreduce(const char* fn, const DLTensor* in, DLTensor* out,
   BF_RETURN_IF_ERROR(ReadArgs(given, fn, &args));
   std::shared_ptr<Context> context;
   std::unique_ptr<Op> op;
-  if (out == nullptr && RequireContext(&context).ok()) {
-    return RequireOut(fn, out, "out", context->layout().rank);
-  }
   BF_RETURN_IF_ERROR(
       StartOp(fn, OpKind::kNeighborAllreduce, in, out, args.name, &context, &op));
   BF_RETURN_IF_ERROR(RequireFloat(fn, op->in, context->layout().rank));
@@ -148,9 +145,6 @@ Status HierarchicalNeighborAllreduce(const char* fn, const DLTensor* in, DLTenso
   BF_RETURN_IF_ERROR(ReadArgs(given, fn, &args));
   std::shared_ptr<Context> context;
   std::unique_ptr<Op> op;
-  if (out == nullptr && RequireContext(&context).ok()) {
-    return RequireOut(fn, out, "out", context->layout().rank);
-  }
   BF_RETURN_IF_ERROR(
       StartOp(fn, OpKind::kHierarchicalNeighborAllreduce, in, out, args.name, &context, &op));
   const ProcessLayout& layout = context->layout();
@@ -193,9 +187,6 @@ Status PairGossip(const char* fn, const DLTensor* in, DLTensor* out, int peer,
   BF_RETURN_IF_ERROR(ReadArgs(given, fn, &args));
   std::shared_ptr<Context> context;
   std::unique_ptr<Op> op;
-  if (out == nullptr && RequireContext(&context).ok()) {
-    return RequireOut(fn, out, "out", context->layout().rank);
-  }
   BF_RETURN_IF_ERROR(StartOp(fn, OpKind::kPairGossip, in, out, args.name, &context, &op));
   const int me = context->layout().rank;
   BF_RETURN_IF_ERROR(RequireFloat(fn, op->in, me));
