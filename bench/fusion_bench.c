@@ -1,79 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fusion benchmark: 100 neighbor_allreduce calls of 4 KiB each, posted back to back, with fusion
 // off and on (two bf_init configurations in one process, alternated), against one 400 KiB
-// neighbor_allreduce and a raw MPI exchange of 400 KiB on the same exponential-2 pattern.
-#include <mpi.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "bluefog.h"
-
-#define CHECK_BF(call)                                                                    \
-  do {                                                                                    \
-    const bf_status check_status_ = (call);                                               \
-    if (check_status_ != BF_OK) {                                                         \
-      fprintf(stderr, "%s failed: %s: %s\n", #call, bf_status_string(check_status_),      \
-              bf_last_error());                                                           \
-      MPI_Abort(MPI_COMM_WORLD, 1);                                                       \
-    }                                                                                     \
-  } while (0)
+// neighbor_allreduce on the same exponential-2 pattern.
+#include "bench_util.h"
 
 enum { kTensors = 100, kElements = 1024 /* 4 KiB of float32 */ };
 
-static float tensors[kTensors][kElements];
-static float big[kTensors * kElements], big_out[kTensors * kElements];
-
-static DLTensor View(float *data, int64_t *shape) {
-  DLTensor t = {data, {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, shape, NULL, 0};
-  return t;
-}
-
-// Seconds for one step of 100 async 4 KiB neighbor_allreduce calls, max over ranks.
-static double HundredSmall(void) {
-  int64_t shape[1] = {kElements};
-  DLTensor views[kTensors];
-  bf_handle handles[kTensors];
-  char names[kTensors][32];
-  MPI_Barrier(MPI_COMM_WORLD);
-  const double start = MPI_Wtime();
-  for (int k = 0; k < kTensors; ++k) {
-    views[k] = View(tensors[k], shape);
-    snprintf(names[k], sizeof(names[k]), "grad.%d", k);
-    bf_neighbor_args args;
-    memset(&args, 0, sizeof(args));
-    args.struct_size = sizeof(args);
-    args.name = names[k];
-    CHECK_BF(bf_neighbor_allreduce_async(&views[k], &views[k], &args, &handles[k]));
-  }
-  for (int k = 0; k < kTensors; ++k) {
-    CHECK_BF(bf_wait(handles[k], -1));
-    CHECK_BF(bf_handle_free(handles[k]));
-  }
-  double elapsed = MPI_Wtime() - start, slowest = 0;
-  MPI_Allreduce(&elapsed, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-  return slowest;
-}
+static float tensors[kTensors * kElements];
+static float big_out[kTensors * kElements];
 
 static double OneBig(void) {
   int64_t shape[1] = {kTensors * kElements};
-  DLTensor in = View(big, shape), out = View(big_out, shape);
+  DLTensor in = {tensors, {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, shape, NULL, 0};
+  DLTensor out = {big_out, {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, shape, NULL, 0};
   MPI_Barrier(MPI_COMM_WORLD);
   const double start = MPI_Wtime();
   CHECK_BF(bf_neighbor_allreduce(&in, &out, NULL));
-  double elapsed = MPI_Wtime() - start, slowest = 0;
-  MPI_Allreduce(&elapsed, &slowest, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-  return slowest;
+  return SlowestSince(start);
 }
 
-static int CompareDoubles(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double Median(double *values, int count) {
-  qsort(values, (size_t)count, sizeof(double), CompareDoubles);
-  return values[count / 2];
+static double HundredSmall(void) {
+  return AsyncNeighborAllreduceStep(tensors, kTensors, kElements, "grad");
 }
 
 int main(int argc, char **argv) {
@@ -81,9 +28,7 @@ int main(int argc, char **argv) {
   MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
-  for (int k = 0; k < kTensors; ++k) {
-    for (int i = 0; i < kElements; ++i) tensors[k][i] = (float)(rank + i % 7);
-  }
+  for (int i = 0; i < kTensors * kElements; ++i) tensors[i] = (float)(rank + i % 7);
   enum { kRounds = 6, kRepsPerRound = 10 };
   double unfused[kRounds * kRepsPerRound], fused[kRounds * kRepsPerRound];
   double single[kRounds * kRepsPerRound];
