@@ -68,6 +68,27 @@ Status Dispatch(Context& context, std::unique_ptr<Op> op, bf_handle* handle) {
   return context.Submit(std::move(op), handle);
 }
 
+// A global op whose arguments fail validation on this rank still takes part under its name, as
+// a placeholder carrying the reason, so that every rank fails it (BF_ERR_MISMATCH naming this
+// rank) instead of the others waiting forever. Returns this rank's own error.
+Status FailTogether(OpKind kind, const char* given_name, const std::unique_ptr<Op>& started,
+                    Status invalid) {
+  std::shared_ptr<Context> context = CurrentContext();
+  if (!context || invalid.code() == BF_ERR_NOT_INITIALIZED) return invalid;
+  auto placeholder = std::make_unique<Op>();
+  placeholder->kind = kind;
+  if (started) {
+    placeholder->name = started->name;  // its auto-name was already counted
+  } else {
+    placeholder->name = (given_name != nullptr && *given_name != '\0')
+                            ? std::string(given_name)
+                            : context->AutoName(kind);
+  }
+  placeholder->invalid_reason = invalid.message();
+  (void)RunBlocking(*context, std::move(placeholder));  // our own reason is what we report
+  return invalid;
+}
+
 Status RequireHandle(const char* function, bf_handle* handle) {
   if (handle == nullptr) return InvalidArgument(std::string(function) + ": 'handle' is NULL");
   return Status::Ok();
@@ -75,54 +96,66 @@ Status RequireHandle(const char* function, bf_handle* handle) {
 
 Status Allreduce(const char* fn, const DLTensor* in, DLTensor* out,
                  const bf_allreduce_args* given, bf_handle* handle) {
-  bf_allreduce_args args;
-  BF_RETURN_IF_ERROR(ReadArgs(given, fn, &args));
+  bf_allreduce_args args{};
   std::shared_ptr<Context> context;
   std::unique_ptr<Op> op;
-  BF_RETURN_IF_ERROR(StartOp(fn, OpKind::kAllreduce, in, out, args.name, &context, &op));
-  const int me = context->layout().rank;
-  const int reduce_op = EnumValue(args.op);
-  if (reduce_op != BF_REDUCE_AVERAGE && reduce_op != BF_REDUCE_SUM) {
-    return Error(BF_ERR_INVALID_ARGUMENT, fn, ": args->op is ", reduce_op,
-                 " on rank ", me, "; use BF_REDUCE_AVERAGE or BF_REDUCE_SUM");
-  }
-  if (reduce_op == BF_REDUCE_AVERAGE && !IsFloatingPoint(op->in.dtype)) {
-    return Error(BF_ERR_INVALID_ARGUMENT, ArgWhere(fn, "in", me), " is ",
-                 DTypeName(op->in.dtype),
-                 "; averaging needs a floating dtype (use BF_REDUCE_SUM for integers)");
-  }
-  op->reduce_op = static_cast<bf_reduce_op>(reduce_op);
-  op->machine_local = args.machine_local != 0;
+  Status prepared = [&]() -> Status {
+    BF_RETURN_IF_ERROR(ReadArgs(given, fn, &args));
+    BF_RETURN_IF_ERROR(StartOp(fn, OpKind::kAllreduce, in, out, args.name, &context, &op));
+    const int me = context->layout().rank;
+    const int reduce_op = EnumValue(args.op);
+    if (reduce_op != BF_REDUCE_AVERAGE && reduce_op != BF_REDUCE_SUM) {
+      return Error(BF_ERR_INVALID_ARGUMENT, fn, ": args->op is ", reduce_op,
+                   " on rank ", me, "; use BF_REDUCE_AVERAGE or BF_REDUCE_SUM");
+    }
+    if (reduce_op == BF_REDUCE_AVERAGE && !IsFloatingPoint(op->in.dtype)) {
+      return Error(BF_ERR_INVALID_ARGUMENT, ArgWhere(fn, "in", me), " is ",
+                   DTypeName(op->in.dtype),
+                   "; averaging needs a floating dtype (use BF_REDUCE_SUM for integers)");
+    }
+    op->reduce_op = static_cast<bf_reduce_op>(reduce_op);
+    op->machine_local = args.machine_local != 0;
+    return Status::Ok();
+  }();
+  if (!prepared.ok()) return FailTogether(OpKind::kAllreduce, args.name, op, std::move(prepared));
   return Dispatch(*context, std::move(op), handle);
 }
 
 Status Broadcast(const char* fn, const DLTensor* in, DLTensor* out, int root,
                  const bf_op_args* given, bf_handle* handle) {
-  bf_op_args args;
-  BF_RETURN_IF_ERROR(ReadArgs(given, fn, &args));
+  bf_op_args args{};
   std::shared_ptr<Context> context;
   std::unique_ptr<Op> op;
-  BF_RETURN_IF_ERROR(StartOp(fn, OpKind::kBroadcast, in, out, args.name, &context, &op));
-  const int size = context->layout().size;
-  if (root < 0 || root >= size) {
-    return Error(BF_ERR_INVALID_ARGUMENT, fn, ": root_rank ", root, " on rank ",
-                 context->layout().rank, " is out of range for size ", size);
-  }
-  op->root_or_peer = root;
+  Status prepared = [&]() -> Status {
+    BF_RETURN_IF_ERROR(ReadArgs(given, fn, &args));
+    BF_RETURN_IF_ERROR(StartOp(fn, OpKind::kBroadcast, in, out, args.name, &context, &op));
+    const int size = context->layout().size;
+    if (root < 0 || root >= size) {
+      return Error(BF_ERR_INVALID_ARGUMENT, fn, ": root_rank ", root, " on rank ",
+                   context->layout().rank, " is out of range for size ", size);
+    }
+    op->root_or_peer = root;
+    return Status::Ok();
+  }();
+  if (!prepared.ok()) return FailTogether(OpKind::kBroadcast, args.name, op, std::move(prepared));
   return Dispatch(*context, std::move(op), handle);
 }
 
 Status Allgather(const char* fn, const DLTensor* in, DLManagedTensor** out,
                  const bf_op_args* given, bf_handle* handle) {
-  bf_op_args args;
-  BF_RETURN_IF_ERROR(ReadArgs(given, fn, &args));
+  bf_op_args args{};
   std::shared_ptr<Context> context;
   std::unique_ptr<Op> op;
-  BF_RETURN_IF_ERROR(StartOp(fn, OpKind::kAllgather, in, nullptr, args.name, &context, &op));
-  const int me = context->layout().rank;
-  BF_RETURN_IF_ERROR(RequireOut(fn, out, "out", me));
-  BF_RETURN_IF_ERROR(RequireRows(fn, op->in, me));
-  op->managed_out = out;
+  Status prepared = [&]() -> Status {
+    BF_RETURN_IF_ERROR(ReadArgs(given, fn, &args));
+    BF_RETURN_IF_ERROR(StartOp(fn, OpKind::kAllgather, in, nullptr, args.name, &context, &op));
+    const int me = context->layout().rank;
+    BF_RETURN_IF_ERROR(RequireOut(fn, out, "out", me));
+    BF_RETURN_IF_ERROR(RequireRows(fn, op->in, me));
+    op->managed_out = out;
+    return Status::Ok();
+  }();
+  if (!prepared.ok()) return FailTogether(OpKind::kAllgather, args.name, op, std::move(prepared));
   return Dispatch(*context, std::move(op), handle);
 }
 
@@ -141,26 +174,30 @@ Status NeighborAllreduce(const char* fn, const DLTensor* in, DLTensor* out,
 
 Status HierarchicalNeighborAllreduce(const char* fn, const DLTensor* in, DLTensor* out,
                                      const bf_neighbor_args* given, bf_handle* handle) {
-  bf_neighbor_args args;
-  BF_RETURN_IF_ERROR(ReadArgs(given, fn, &args));
+  bf_neighbor_args args{};
   std::shared_ptr<Context> context;
   std::unique_ptr<Op> op;
-  BF_RETURN_IF_ERROR(
-      StartOp(fn, OpKind::kHierarchicalNeighborAllreduce, in, out, args.name, &context, &op));
-  const ProcessLayout& layout = context->layout();
-  BF_RETURN_IF_ERROR(RequireFloat(fn, op->in, layout.rank));
-  if (!layout.homogeneous) {
-    return Error(BF_ERR_UNSUPPORTED, fn, ": rank ", layout.rank,
-                 " is in a layout that is not homogeneous (machines of different sizes or "
-                 "non-contiguous ranks); hierarchical operations need equal machines");
-  }
-  if (args.check_topology) {
-    return Error(BF_ERR_UNSUPPORTED, fn,
-                 ": check_topology is not available for hierarchical operations (rank ",
-                 layout.rank, ")");
-  }
-  PlanRequest request{fn, true, true};
-  BF_RETURN_IF_ERROR(ResolveNeighborPlan(*context, args, request, &op->neighbor));
+  Status prepared = [&]() -> Status {
+    BF_RETURN_IF_ERROR(ReadArgs(given, fn, &args));
+    BF_RETURN_IF_ERROR(
+        StartOp(fn, OpKind::kHierarchicalNeighborAllreduce, in, out, args.name, &context, &op));
+    const ProcessLayout& layout = context->layout();
+    BF_RETURN_IF_ERROR(RequireFloat(fn, op->in, layout.rank));
+    if (!layout.homogeneous) {
+      return Error(BF_ERR_UNSUPPORTED, fn, ": rank ", layout.rank,
+                   " is in a layout that is not homogeneous (machines of different sizes or "
+                   "non-contiguous ranks); hierarchical operations need equal machines");
+    }
+    if (args.check_topology) {
+      return Error(BF_ERR_UNSUPPORTED, fn,
+                   ": check_topology is not available for hierarchical operations (rank ",
+                   layout.rank, ")");
+    }
+    PlanRequest request{fn, true, true};
+    BF_RETURN_IF_ERROR(ResolveNeighborPlan(*context, args, request, &op->neighbor));
+    return Status::Ok();
+  }();
+  if (!prepared.ok()) return FailTogether(OpKind::kHierarchicalNeighborAllreduce, args.name, op, std::move(prepared));
   return Dispatch(*context, std::move(op), handle);
 }
 

@@ -65,6 +65,10 @@ OpDescriptor OpDescriptor::For(const Op& op) {
   d.kind = static_cast<int64_t>(op.kind);
   d.name_hash = static_cast<int64_t>(HashName(op.name));
   std::strncpy(d.name, op.name.c_str(), sizeof(d.name) - 1);
+  if (!op.invalid_reason.empty()) {
+    d.dtype = kInvalidArguments;  // never matches a real op: every rank fails
+    return d;
+  }
   if (op.kind == OpKind::kBarrier) return d;
   d.dtype = static_cast<int64_t>(op.in.dtype);
   switch (op.kind) {
@@ -92,6 +96,7 @@ std::string OpDescriptor::Describe() const {
   std::ostringstream text;
   const auto op_kind = static_cast<OpKind>(kind);
   text << OpKindName(op_kind) << " '" << std::string(name, strnlen(name, sizeof(name))) << "'";
+  if (dtype == kInvalidArguments) return text.str() + " with invalid arguments";
   if (op_kind == OpKind::kBarrier || op_kind == OpKind::kSetTopology ||
       op_kind == OpKind::kSetMachineTopology || op_kind == OpKind::kInferTopology) {
     return text.str();

@@ -13,6 +13,9 @@
 namespace bluefog {
 
 struct OpDescriptor {
+  // dtype of an op posted by a rank whose arguments failed validation (see FailTogether).
+  static constexpr int64_t kInvalidArguments = -2;
+
   int64_t kind = 0;
   int64_t name_hash = 0;
   int64_t dtype = -1;

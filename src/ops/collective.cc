@@ -33,7 +33,7 @@ Status RunAllreduce(Op& op, Backend& backend) {
 }
 
 uint64_t AllreduceFusionKey(const Op& op) {
-  if (op.kind != OpKind::kAllreduce) return 0;
+  if (op.kind != OpKind::kAllreduce || !op.invalid_reason.empty()) return 0;
   return 1 + (static_cast<uint64_t>(op.in.dtype) << 8 | static_cast<uint64_t>(op.reduce_op) << 4 |
               (op.machine_local ? 1u : 0u));
 }

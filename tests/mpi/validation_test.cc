@@ -283,3 +283,47 @@ TEST_F(Validation, InFlightOperationsRefuseTopologyChangeAndFreeAndTimeOut) {
 
 }  // namespace
 }  // namespace bftest
+
+namespace bftest {
+namespace {
+
+// Invalid arguments on one rank fail a global op on every rank instead of leaving the others
+// waiting: rank 0 passes something wrong, the others a valid call under the same name.
+TEST(FailTogether, InvalidArgumentsOnOneRankFailEveryRank) {
+  const int rank = bf_rank(), size = bf_size();
+  if (size < 2) GTEST_SKIP() << "needs a second rank";
+  float data[6] = {1, 2, 3, 4, 5, 6};
+  int64_t shape[1] = {6};
+  DLTensor good{data, {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, shape, nullptr, 0};
+  DLTensor scalar{data, {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, shape, nullptr, 0};
+  auto check = [&](bf_status status, const char* what) {
+    if (rank == 0) {
+      EXPECT_EQ(status, BF_ERR_INVALID_ARGUMENT) << what << ": " << bf_last_error();
+    } else {
+      EXPECT_EQ(status, BF_ERR_MISMATCH) << what << ": " << bf_last_error();
+      EXPECT_NE(std::string(bf_last_error()).find("rank 0 posted"), std::string::npos)
+          << bf_last_error();
+      EXPECT_NE(std::string(bf_last_error()).find("invalid arguments"), std::string::npos)
+          << bf_last_error();
+    }
+  };
+  bf_allreduce_args sum{sizeof(sum), "bad.allreduce", BF_REDUCE_SUM, 0};
+  check(bf_allreduce(rank == 0 ? nullptr : &good, &good, &sum), "allreduce");
+  bf_op_args named{sizeof(named), "bad.broadcast"};
+  check(bf_broadcast(&good, &good, rank == 0 ? size + 5 : 0, &named), "broadcast");
+  DLManagedTensor* gathered = nullptr;
+  bf_op_args gather{sizeof(gather), "bad.allgather"};
+  check(bf_allgather(rank == 0 ? &scalar : &good, &gathered, &gather), "allgather");
+  EXPECT_EQ(gathered, nullptr);
+  // Unnamed: the placeholder keeps the per-rank counters of unnamed ops in step.
+  check(bf_allreduce(rank == 0 ? nullptr : &good, &good, nullptr), "unnamed allreduce");
+  float value = 1.0f;
+  int64_t one[1] = {1};
+  DLTensor x{&value, {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, one, nullptr, 0};
+  bf_allreduce_args unnamed_sum{sizeof(unnamed_sum), nullptr, BF_REDUCE_SUM, 0};
+  ASSERT_BF_OK(bf_allreduce(&x, &x, &unnamed_sum));
+  EXPECT_EQ(value, size);
+}
+
+}  // namespace
+}  // namespace bftest
