@@ -156,6 +156,28 @@ class _Distributed:
     def _bluefog_synchronize(self) -> None:
         raise NotImplementedError
 
+    def _register_grad_hooks(self) -> None:
+        """Calls ``self._on_gradient_ready(p)`` on the ``num_steps_per_communication``-th backward
+        pass of each parameter in ``self._countdown`` (warning on passes beyond that)."""
+        for p in self._countdown:
+            accumulator = _grad_accumulator(p)
+            self._hook_handles.append(accumulator.register_hook(self._make_grad_hook(p)))
+            self._grad_accumulators.append(accumulator)
+
+    def _make_grad_hook(self, p: torch.Tensor) -> Callable[..., None]:
+        def hook(*unused: Any) -> None:
+            if self._countdown[p] <= 0:
+                warnings.warn(_UNEXPECTED)
+                return
+            self._countdown[p] -= 1
+            if self._countdown[p] == 0:
+                self._on_gradient_ready(p)
+
+        return hook
+
+    def _on_gradient_ready(self, p: torch.Tensor) -> None:
+        raise NotImplementedError
+
     def _remove_hooks(self) -> None:
         for handle in self._hook_handles:
             handle.remove()
@@ -289,23 +311,9 @@ class _DistributedAdaptThenCombineOptimizer(_CombineMixin):
         of the optimizer's own ``step`` restricted to that parameter."""
         self._step_function = step_function
 
-    def _register_grad_hooks(self) -> None:
-        for p in self._countdown:
-            accumulator = _grad_accumulator(p)
-            self._hook_handles.append(accumulator.register_hook(self._make_grad_hook(p)))
-            self._grad_accumulators.append(accumulator)
-
-    def _make_grad_hook(self, p: torch.Tensor) -> Callable[..., None]:
-        def hook(*unused: Any) -> None:
-            if self._countdown[p] <= 0:
-                warnings.warn(_UNEXPECTED)
-                return
-            self._countdown[p] -= 1
-            if self._countdown[p] == 0:
-                self._adapt(p)
-                self._launch(p)
-
-        return hook
+    def _on_gradient_ready(self, p: torch.Tensor) -> None:
+        self._adapt(p)
+        self._launch(p)
 
     def _adapt(self, p: torch.Tensor) -> None:
         """Applies the optimizer's update to ``p`` alone."""
@@ -346,21 +354,10 @@ class _DistributedOptimizer(_Distributed):
                            if p.requires_grad}
         self._grad_accumulators: List[Any] = []
         if basics.size() > 1:
-            for p in self._countdown:
-                accumulator = _grad_accumulator(p)
-                self._hook_handles.append(accumulator.register_hook(self._make_grad_hook(p)))
-                self._grad_accumulators.append(accumulator)
+            self._register_grad_hooks()
 
-    def _make_grad_hook(self, p: torch.Tensor) -> Callable[..., None]:
-        def hook(*unused: Any) -> None:
-            if self._countdown[p] <= 0:
-                warnings.warn(_UNEXPECTED)
-                return
-            self._countdown[p] -= 1
-            if self._countdown[p] == 0:
-                self._launch(p)
-
-        return hook
+    def _on_gradient_ready(self, p: torch.Tensor) -> None:
+        self._launch(p)
 
     def _launch(self, p: torch.Tensor) -> None:
         if p.grad is None:
