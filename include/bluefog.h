@@ -392,6 +392,113 @@ BF_API bf_status bf_pair_gossip_async(const DLTensor *in, DLTensor *out, int pee
                                       const bf_op_args *args, bf_handle *handle);
 
 /* ---------------------------------------------------------------------------------------------
+ * One-sided windows (docs/windows.md). A window named `name` exposes a tensor of every rank and
+ * keeps, on each rank, one buffer per in-neighbor of the topology at creation: in-neighbor j's
+ * puts and accumulates land in this rank's buffer for j, and this rank's gets from j fill it too.
+ * bf_win_update combines the tensor with those buffers. Puts, gets and accumulates are
+ * one-sided: the peer's program takes no part, its engine thread serves them within one engine
+ * cycle even while its caller computes. Every MPI call runs on the engine threads.
+ * The topology cannot change while any window exists.
+ *
+ * Mutexes: mutex (i, j) guards rank i's buffer for j. A put or accumulate from j with
+ * require_mutex holds mutex (d, j) at each destination d while it writes; bf_win_update with
+ * require_mutex holds (i, r) for each neighbor r it reads; bf_win_mutex_acquire takes them
+ * explicitly. Versions count the puts and accumulates received from, and gets done from, each
+ * in-neighbor since the last bf_win_update that read its buffer. Associated p (the push-sum
+ * weight, 1.0 at creation) travels with puts and accumulates, scaled by the same weights, and is
+ * combined by bf_win_update with the tensor's weights, while bf_set_win_associated_p is on.
+ */
+
+/* Creates the window `name` over `tensor`, collectively: every rank passes the same name, dtype
+ * and shape. `tensor` is borrowed until bf_win_free: keep it alive and do not move it. Neighbor
+ * buffers start as copies of this rank's tensor (BlueFog's behavior), or zeros if zero_init.
+ * BF_ERR_INVALID_ARGUMENT if a window of that name exists; BF_ERR_MISMATCH on every rank if the
+ * ranks disagree. Float (16/32/64-bit) and int32/int64 dtypes; host memory. */
+BF_API bf_status bf_win_create(DLTensor *tensor, const char *name, int zero_init);
+/* Frees the window `name`, or every window if name is NULL, collectively. Waits first for this
+ * rank's own window operations on it to complete. */
+BF_API bf_status bf_win_free(const char *name);
+/* The names of the windows that exist, sorted, each followed by '\n', NUL-terminated. Writes at
+ * most `capacity` bytes; *needed (if not NULL) receives the size including the NUL. */
+BF_API bf_status bf_win_names(char *buffer, size_t capacity, size_t *needed);
+
+/* Arguments of bf_win_put, bf_win_accumulate and bf_win_get; NULL means all defaults.
+ * Put and accumulate: ranks are destinations, a subset of the out-neighbors (default: all of
+ * them); rank d receives weight[d] * tensor. Get: ranks are sources, a subset of the in-neighbors
+ * (default: all); this rank's buffer for s becomes weight[s] * (s's window tensor). */
+typedef struct bf_win_op_args {
+  size_t struct_size; /* sizeof(bf_win_op_args) */
+  int has_self_weight; /* put/accumulate only: after sending, tensor *= self_weight (default 1) */
+  double self_weight;
+  int has_ranks; /* nonzero: count/ranks/weights are given; zero: every neighbor, weight 1.0 */
+  int count;
+  const int *ranks;      /* count distinct ranks, not this rank */
+  const double *weights; /* count weights; NULL means 1.0 each */
+  int require_mutex;     /* hold mutex (peer, this rank) at each peer while transferring */
+} bf_win_op_args;
+
+/* Writes weight[d] * tensor into rank d's buffer for this rank, replacing it, for every
+ * destination d; then scales `tensor` by self_weight (and this rank's associated p likewise).
+ * `tensor` has the window's dtype and shape; it may be the window's own tensor. */
+BF_API bf_status bf_win_put(DLTensor *tensor, const char *name, const bf_win_op_args *args);
+BF_API bf_status bf_win_put_async(DLTensor *tensor, const char *name, const bf_win_op_args *args,
+                                  bf_handle *handle);
+/* As bf_win_put, but adds weight[d] * tensor into rank d's buffer for this rank. */
+BF_API bf_status bf_win_accumulate(DLTensor *tensor, const char *name,
+                                   const bf_win_op_args *args);
+BF_API bf_status bf_win_accumulate_async(DLTensor *tensor, const char *name,
+                                         const bf_win_op_args *args, bf_handle *handle);
+/* For every source s: this rank's buffer for s = weight[s] * (s's window tensor as it is when
+ * s's engine serves the request). has_self_weight must be zero. */
+BF_API bf_status bf_win_get(const char *name, const bf_win_op_args *args);
+BF_API bf_status bf_win_get_async(const char *name, const bf_win_op_args *args,
+                                  bf_handle *handle);
+
+/* Arguments of bf_win_update; NULL means the defaults. */
+typedef struct bf_win_update_args {
+  size_t struct_size; /* sizeof(bf_win_update_args) */
+  /* nonzero: self_weight and count/ranks/weights are given (ranks a subset of the
+   * in-neighbors). zero: the topology's weights if it was set weighted, else 1/(in-degree+1)
+   * for the tensor and every buffer. */
+  int has_weights;
+  double self_weight;
+  int count;
+  const int *ranks;
+  const double *weights; /* NULL means 1.0 each */
+  int reset;             /* zero the buffers read (and their associated p) afterwards */
+  int require_mutex;     /* hold mutex (this rank, r) for every buffer r read */
+} bf_win_update_args;
+
+/* result = self_weight * tensor + sum_r weight[r] * buffer[r], in the tensor's precision;
+ * versions of the buffers read drop to 0. out == NULL: the result replaces the window's tensor;
+ * otherwise it goes to `out` (same dtype and shape) and the window's tensor is untouched
+ * (BlueFog's clone=True). Integer windows allow only weights of 1.0. Local to this rank. */
+BF_API bf_status bf_win_update(const char *name, const bf_win_update_args *args, DLTensor *out);
+/* tensor += sum of every buffer, then the buffers are zeroed: the push-sum collect step. */
+BF_API bf_status bf_win_update_then_collect(const char *name, int require_mutex);
+
+/* Acquires (blocking) the mutexes of window `name`: for_self == 0: mutex (r, this rank) at each
+ * rank r; for_self != 0: this rank's mutex (this rank, r). ranks == NULL: the out-neighbors.
+ * Mutexes are taken one at a time in ascending order, so lockers never deadlock each other. */
+BF_API bf_status bf_win_mutex_acquire(const char *name, const int *ranks, int count,
+                                      int for_self);
+/* Releases mutexes this rank holds, named as for bf_win_mutex_acquire. */
+BF_API bf_status bf_win_mutex_release(const char *name, const int *ranks, int count,
+                                      int for_self);
+
+/* The in-neighbors of window `name` in ascending order, each with its version. Writes at most
+ * `capacity` entries to ranks/versions (either may be NULL if capacity is 0); *count receives
+ * the number of in-neighbors. */
+BF_API bf_status bf_win_versions(const char *name, int *ranks, int *versions, int capacity,
+                                 int *count);
+/* This rank's associated p of window `name`. */
+BF_API bf_status bf_win_associated_p(const char *name, double *p);
+/* Turns the associated-p bookkeeping of window operations on or off (off at bf_init); read by each
+ * operation when it is issued. */
+BF_API bf_status bf_set_win_associated_p(int enabled);
+BF_API bf_status bf_get_win_associated_p(int *enabled);
+
+/* ---------------------------------------------------------------------------------------------
  * Timeline: a Chrome trace of this rank's operations, written to <prefix><rank>.json when
  * BLUEFOG_TIMELINE=<prefix> is set at bf_init (docs/timeline.md). Every operation's phases are
  * recorded under its name; these two functions add the caller's own activities to the same file.

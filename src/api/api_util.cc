@@ -23,4 +23,27 @@ Status RunBlocking(Context& context, std::unique_ptr<Op> op) {
   return result;
 }
 
+Status Dispatch(Context& context, std::unique_ptr<Op> op, bf_handle* handle) {
+  if (handle == nullptr) return RunBlocking(context, std::move(op));
+  return context.Submit(std::move(op), handle);
+}
+
+Status FailTogether(OpKind kind, const char* given_name, const std::unique_ptr<Op>& started,
+                    Status invalid) {
+  std::shared_ptr<Context> context = CurrentContext();
+  if (!context || invalid.code() == BF_ERR_NOT_INITIALIZED) return invalid;
+  auto placeholder = std::make_unique<Op>();
+  placeholder->kind = kind;
+  if (started) {
+    placeholder->name = started->name;  // its auto-name was already counted
+  } else {
+    placeholder->name = (given_name != nullptr && *given_name != '\0')
+                            ? std::string(given_name)
+                            : context->AutoName(kind);
+  }
+  placeholder->invalid_reason = invalid.message();
+  (void)RunBlocking(*context, std::move(placeholder));  // our own reason is what we report
+  return invalid;
+}
+
 }  // namespace bluefog

@@ -48,5 +48,14 @@ Status ReadArgs(const Args* given, const char* function, Args* out) {
 
 // Submits `op`, waits for it and frees its handle: the blocking form of every operation.
 Status RunBlocking(Context& context, std::unique_ptr<Op> op);
+// Submits asynchronously (handle != NULL) or runs to completion (handle == NULL).
+Status Dispatch(Context& context, std::unique_ptr<Op> op, bf_handle* handle);
+
+// A global op whose arguments fail validation on this rank still takes part under its name, as
+// a placeholder carrying the reason, so that every rank fails it (BF_ERR_MISMATCH naming this
+// rank) instead of the others waiting forever. `started` (may be null) is the op as far as it
+// was built; its name wins over given_name. Returns this rank's own error.
+Status FailTogether(OpKind kind, const char* given_name, const std::unique_ptr<Op>& started,
+                    Status invalid);
 
 }  // namespace bluefog

@@ -62,33 +62,6 @@ Status RequireRows(const char* function, const TensorRef& in, int me) {
   return Status::Ok();
 }
 
-// Submits asynchronously (handle != NULL) or runs to completion (handle == NULL).
-Status Dispatch(Context& context, std::unique_ptr<Op> op, bf_handle* handle) {
-  if (handle == nullptr) return RunBlocking(context, std::move(op));
-  return context.Submit(std::move(op), handle);
-}
-
-// A global op whose arguments fail validation on this rank still takes part under its name, as
-// a placeholder carrying the reason, so that every rank fails it (BF_ERR_MISMATCH naming this
-// rank) instead of the others waiting forever. Returns this rank's own error.
-Status FailTogether(OpKind kind, const char* given_name, const std::unique_ptr<Op>& started,
-                    Status invalid) {
-  std::shared_ptr<Context> context = CurrentContext();
-  if (!context || invalid.code() == BF_ERR_NOT_INITIALIZED) return invalid;
-  auto placeholder = std::make_unique<Op>();
-  placeholder->kind = kind;
-  if (started) {
-    placeholder->name = started->name;  // its auto-name was already counted
-  } else {
-    placeholder->name = (given_name != nullptr && *given_name != '\0')
-                            ? std::string(given_name)
-                            : context->AutoName(kind);
-  }
-  placeholder->invalid_reason = invalid.message();
-  (void)RunBlocking(*context, std::move(placeholder));  // our own reason is what we report
-  return invalid;
-}
-
 Status RequireHandle(const char* function, bf_handle* handle) {
   if (handle == nullptr) return InvalidArgument(std::string(function) + ": 'handle' is NULL");
   return Status::Ok();

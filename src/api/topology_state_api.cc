@@ -34,6 +34,11 @@ Status SetTopology(const TopologyTarget& target, const bf_topology* topology, in
                  topology->graph.size(), " nodes but there are ", expected,
                  target.machines ? " machines" : " ranks in the world");
   }
+  if (!target.machines && !context->windows().empty()) {
+    return Error(BF_ERR_IN_PROGRESS, target.function, ": rank ", me,
+                 " has windows, which keep the topology they were created with; bf_win_free "
+                 "them before changing the topology");
+  }
   if (context->in_flight() > 0) {
     return Error(BF_ERR_IN_PROGRESS, target.function, ": rank ", me, " has ",
                  context->in_flight(),

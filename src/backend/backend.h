@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -36,8 +37,24 @@ struct WireHeader {
   static constexpr int32_t kPayloadFollows = -1;
   uint64_t name_hash = 0;
   int64_t payload_elements = 0;
-  int64_t row_elements = 0;
-  char name[24] = {};  // a prefix of the op name, for error messages only
+  int64_t row_elements = 0;  // window messages: element offset of this chunk
+  // Window messages (op_kind >= kFirstWindowMessage) carry their request instead of a name.
+  // (Trivial, so the union stays trivial; senders value-initialize it before filling it in.)
+  struct WindowFields {
+    uint64_t request;        // the origin's id for the request this message belongs to
+    double associated_p;     // push-sum weight travelling with a put or accumulate
+    int32_t mutex_index;     // mutex requests: which of the owner's mutexes
+    uint32_t window_flags;   // kLastChunk, kHasP (window_service.cc)
+  };
+  union {
+    char name[24] = {};  // a prefix of the op name, for error messages only
+    WindowFields window;
+  };
+
+  // op_kind values from here on are window protocol messages: they are not taken by name but
+  // handed, in arrival order per sender, to the window service.
+  static constexpr uint8_t kFirstWindowMessage = 0x40;
+  bool is_window_message() const { return op_kind >= kFirstWindowMessage; }
 };
 static_assert(sizeof(WireHeader) == 64, "WireHeader is a fixed 64-byte wire format");
 
@@ -122,6 +139,12 @@ class Backend {
   virtual Status StartNegotiation(const std::vector<uint64_t>& names,
                                   std::unique_ptr<NegotiationRound>* out) = 0;
   virtual Status NegotiationRequested(bool* requested) = 0;
+
+  // Window protocol messages go to `handler` as they arrive, in order per sender, from inside
+  // Progress (and so from every wait of a blocking collective too): a peer's one-sided request
+  // is served even while this rank's engine waits in a collective.
+  using WindowHandler = std::function<void(std::unique_ptr<ReceivedMessage>)>;
+  virtual void SetWindowHandler(WindowHandler handler) = 0;
 };
 
 }  // namespace bluefog

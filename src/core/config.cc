@@ -111,6 +111,9 @@ Status LoadConfig(const bf_init_options* options, Config* out) {
     BF_RETURN_IF_ERROR(ReadPositiveDoubleEnv("BLUEFOG_CYCLE_TIME", &config.cycle_time_ms));
   }
 
+  BF_RETURN_IF_ERROR(
+      ReadPositiveIntEnv("BLUEFOG_MAX_WIN_SENT_LENGTH", &config.window_chunk_elements));
+
   if (given.timeline_prefix != nullptr) {
     config.timeline_prefix = given.timeline_prefix;
   } else if (const char* text = std::getenv("BLUEFOG_TIMELINE"); text != nullptr) {

@@ -16,6 +16,7 @@ struct Config {
   double stall_warning_s = 60.0;  // <= 0: never warn
   int64_t fusion_threshold_bytes = int64_t{8} << 20;  // 0: no fusion
   double cycle_time_ms = 0.0;
+  int window_chunk_elements = 0;  // BLUEFOG_MAX_WIN_SENT_LENGTH; 0: no limit of ours
   std::string timeline_prefix;  // BLUEFOG_TIMELINE: writes <prefix><rank>.json; empty: off
 };
 

@@ -19,6 +19,7 @@ Status Context::Create(const Config& config, std::shared_ptr<Context>* out) {
   settings.stall_warning_s = config.stall_warning_s;
   settings.fusion_threshold_bytes = static_cast<size_t>(config.fusion_threshold_bytes);
   settings.cycle_time_ms = config.cycle_time_ms;
+  settings.window_chunk_elements = config.window_chunk_elements;
   BF_RETURN_IF_ERROR(Engine::Start(backend_options, settings, &context->engine_));
   if (!config.timeline_prefix.empty()) {
     BF_RETURN_IF_ERROR(

@@ -29,6 +29,10 @@ class Context {
   Timeline* timeline() const { return timeline_.get(); }
   int in_flight() const { return engine_->in_flight(); }
   bf_matching_mode matching_mode() const { return engine_->matching_mode(); }
+  WindowRegistry& windows() { return engine_->windows(); }
+  // Whether window ops issued now carry associated p (bf_set_win_associated_p).
+  bool win_associated_p() const { return win_associated_p_.load(); }
+  void set_win_associated_p(bool on) { win_associated_p_.store(on); }
 
   // Registers a handle for `op` and queues it; *handle receives its id.
   Status Submit(std::unique_ptr<Op> op, bf_handle* handle);
@@ -49,7 +53,8 @@ class Context {
   std::unique_ptr<Timeline> timeline_;  // declared before engine_: outlives the engine thread
   std::unique_ptr<Engine> engine_;
   HandleTable handles_;
-  std::array<std::atomic<uint64_t>, 16> unnamed_counts_{};
+  std::atomic<bool> win_associated_p_{false};
+  std::array<std::atomic<uint64_t>, 32> unnamed_counts_{};  // by OpKind
 
   mutable std::mutex topology_mutex_;
   std::shared_ptr<const Topology> topology_;

@@ -57,6 +57,11 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
     return;
   }
   layout_ = backend_->layout();
+  window_service_ = std::make_unique<WindowService>(*backend_, windows_, layout_.rank,
+                                                    settings_.window_chunk_elements);
+  backend_->SetWindowHandler([this](std::unique_ptr<ReceivedMessage> message) {
+    window_service_->Handle(std::move(message));
+  });
   started->set_value(Status::Ok());
 
   Backoff backoff;
@@ -74,6 +79,8 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
         queue_cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
         engine_sleeping_ = false;
         if (queue_.empty()) break;  // stopping and drained
+      } else if (stopping_ && queue_.empty() && !has_ops()) {
+        break;  // only windows left to serve, and the process is leaving
       }
       admitted.swap(queue_);
       queued_.store(0, std::memory_order_release);
@@ -98,6 +105,7 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
       step = backend_->Progress(&moved);
       if (step.ok() && moved) step = AdvanceNeighborOps(&progressed);
     }
+    if (step.ok()) step = AdvanceWindowOps(&progressed);
     if (step.ok() && settings_.matching == BF_MATCHING_NAMED) step = AdvanceNegotiation(&progressed);
     if (!step.ok()) {
       // The transport itself failed: nothing in flight can complete any more.
@@ -111,6 +119,10 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
         Finish(std::move(awaiting_order_.front()), step);
         awaiting_order_.pop_front();
       }
+      while (!window_ops_.empty()) {
+        Finish(std::move(window_ops_.back()), step);
+        window_ops_.pop_back();
+      }
       round_.reset();
     }
     WarnAboutStalls();
@@ -121,6 +133,9 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
     }
   }
   round_.reset();
+  backend_->SetWindowHandler(nullptr);
+  window_service_.reset();
+  for (const auto& window : windows_.All()) windows_.Remove(window->name);
   shutdown_status_ = backend_->Shutdown();
   backend_.reset();
 }
@@ -133,7 +148,15 @@ void Engine::Admit(std::deque<std::unique_ptr<Op>> ops) {
   for (auto& op : ops) {
     op->posted_at = now;
     if (timeline) timeline->Span(op->name, "QUEUE", op->queued_at, now);
-    if (!NeedsGlobalOrder(*op)) {
+    if (IsWindowOp(op->kind)) {
+      // One-sided: needs no agreement with anyone, so it starts at once.
+      Status status = window_service_->Start(*op);
+      if (status.ok()) {
+        window_ops_.push_back(std::move(op));
+      } else {
+        Finish(std::move(op), status);
+      }
+    } else if (!NeedsGlobalOrder(*op)) {
       neighbor_ops.push_back(std::move(op));
     } else if (settings_.matching == BF_MATCHING_NAMED) {
       awaiting_order_.push_back(std::move(op));
@@ -170,7 +193,9 @@ void Engine::RunOrdered(std::unique_ptr<Op> op) {
     Status status;
     {
       Timeline::Scope communicate(timeline, op->name, "COMMUNICATE");
-      status = RunGlobalOp(*op, *backend_);
+      const bool window_collective = op->kind == OpKind::kWinCreate || op->kind == OpKind::kWinFree;
+      status = window_collective ? window_service_->RunCollective(*op)
+                                 : RunGlobalOp(*op, *backend_);
     }
     return Finish(std::move(op), status);
   }
@@ -197,6 +222,25 @@ Status Engine::AdvanceNeighborOps(bool* progressed) {
       Timeline::Scope reduce(timeline, op->name, "REDUCE");
       status = CompleteNeighborOp(*op, *backend_);
     }
+    Finish(std::move(op), status);
+    *progressed = true;
+  }
+  return Status::Ok();
+}
+
+Status Engine::AdvanceWindowOps(bool* progressed) {
+  BF_RETURN_IF_ERROR(window_service_->Advance());
+  Timeline* timeline = timeline_.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < window_ops_.size();) {
+    bool done = false;
+    Status status = window_service_->Poll(*window_ops_[i], &done);
+    if (!done && status.ok()) {
+      ++i;
+      continue;
+    }
+    std::unique_ptr<Op> op = std::move(window_ops_[i]);
+    window_ops_.erase(window_ops_.begin() + static_cast<std::ptrdiff_t>(i));
+    if (timeline) timeline->Span(op->name, "COMMUNICATE", op->posted_at, Timeline::Clock::now());
     Finish(std::move(op), status);
     *progressed = true;
   }
@@ -289,6 +333,7 @@ void Engine::Finish(std::unique_ptr<Op> op, Status status) {
     names_in_flight_.erase(op->name);
   }
   auto completion = op->completion;
+  if (op->window) --op->window->pending_ops;
   op.reset();  // release op-owned resources before waking the waiter
   --in_flight_;
   completion->Complete(std::move(status));
@@ -319,6 +364,12 @@ void Engine::WarnAboutStalls() {
            << " have not all been taken";
     }
     std::fprintf(stderr, "bluefog: rank %d: stalled: %s\n", layout_.rank, text.str().c_str());
+  }
+  for (auto& op : window_ops_) {
+    if (!overdue(*op)) continue;
+    std::fprintf(stderr, "bluefog: rank %d: stalled: %s '%s' has waited %g s for rank(s) %s\n",
+                 layout_.rank, OpKindName(op->kind), op->name.c_str(), waited(*op),
+                 RankList(window_service_->WaitingFor(*op)).c_str());
   }
   for (auto& op : awaiting_order_) {
     if (!overdue(*op)) continue;
@@ -351,6 +402,7 @@ Status Engine::Enqueue(std::unique_ptr<Op> op) {
       return Status(BF_ERR_SHUTDOWN, "BlueFog is shutting down; the operation was not queued");
     }
     ++in_flight_;
+    if (op->window) ++op->window->pending_ops;  // until Finish
     queue_.push_back(std::move(op));
     queued_.fetch_add(1, std::memory_order_release);
     wake = engine_sleeping_;

@@ -19,6 +19,8 @@
 #include "backend/mpi/mpi_backend.h"
 #include "core/op.h"
 #include "core/timeline.h"
+#include "window/window.h"
+#include "window/window_service.h"
 
 namespace bluefog {
 
@@ -29,6 +31,7 @@ class Engine {
     double stall_warning_s = 60.0;  // <= 0: never warn
     size_t fusion_threshold_bytes = size_t{8} << 20;
     double cycle_time_ms = 0.0;
+    int64_t window_chunk_elements = 0;  // 0: no limit beyond the transport's
   };
 
   // Starts the thread, which initializes the backend; returns once the layout is known.
@@ -49,11 +52,17 @@ class Engine {
   bf_matching_mode matching_mode() const { return settings_.matching; }
   // Ops enqueued and not yet completed.
   int in_flight() const { return in_flight_.load(); }
+  // The windows that exist on this rank (callers validate against them; the engine serves them).
+  WindowRegistry& windows() { return windows_; }
 
  private:
   Engine() = default;
   void Run(MpiBackend::Options options, std::promise<Status>* started);
-  bool busy() const { return !active_.empty() || !awaiting_order_.empty(); }
+  bool has_ops() const {
+    return !active_.empty() || !awaiting_order_.empty() || !window_ops_.empty();
+  }
+  // Ops in flight, or windows to serve: the loop keeps polling instead of sleeping.
+  bool busy() const { return has_ops() || (window_service_ && window_service_->busy()); }
 
   // Engine-thread steps.
   void Admit(std::deque<std::unique_ptr<Op>> ops);
@@ -64,6 +73,7 @@ class Engine {
   void RunReady(std::vector<std::unique_ptr<Op>> ready);
   Status AdvanceNeighborOps(bool* progressed);
   Status AdvanceNegotiation(bool* progressed);
+  Status AdvanceWindowOps(bool* progressed);
   void Finish(std::unique_ptr<Op> op, Status status);
   void WarnAboutStalls();
 
@@ -85,9 +95,12 @@ class Engine {
   Status shutdown_status_;
 
   std::atomic<Timeline*> timeline_{nullptr};
+  WindowRegistry windows_;
 
   // Engine thread only.
   std::vector<std::unique_ptr<Op>> active_;             // neighbor ops started, not finished
+  std::vector<std::unique_ptr<Op>> window_ops_;         // window ops started, not finished
+  std::unique_ptr<WindowService> window_service_;
   std::deque<std::unique_ptr<Op>> awaiting_order_;      // named mode: waiting for negotiation
   std::unique_ptr<NegotiationRound> round_;
   bool new_names_to_offer_ = false;

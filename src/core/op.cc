@@ -17,6 +17,14 @@ const char* OpKindName(OpKind kind) {
     case OpKind::kHierarchicalNeighborAllreduce: return "hierarchical_neighbor_allreduce";
     case OpKind::kSetMachineTopology: return "set_machine_topology";
     case OpKind::kInferTopology: return "infer_topology";
+    case OpKind::kWinCreate: return "win_create";
+    case OpKind::kWinFree: return "win_free";
+    case OpKind::kWinPut: return "win_put";
+    case OpKind::kWinAccumulate: return "win_accumulate";
+    case OpKind::kWinGet: return "win_get";
+    case OpKind::kWinUpdate: return "win_update";
+    case OpKind::kWinMutexAcquire: return "win_mutex_acquire";
+    case OpKind::kWinMutexRelease: return "win_mutex_release";
   }
   return "unknown";
 }
@@ -26,7 +34,19 @@ bool IsGlobal(OpKind kind) {
     case OpKind::kNeighborAllreduce:
     case OpKind::kNeighborAllgather:
     case OpKind::kPairGossip: return false;
-    default: return true;
+    default: return !IsWindowOp(kind);
+  }
+}
+
+bool IsWindowOp(OpKind kind) {
+  switch (kind) {
+    case OpKind::kWinPut:
+    case OpKind::kWinAccumulate:
+    case OpKind::kWinGet:
+    case OpKind::kWinUpdate:
+    case OpKind::kWinMutexAcquire:
+    case OpKind::kWinMutexRelease: return true;
+    default: return false;
   }
 }
 

@@ -18,6 +18,8 @@
 namespace bluefog {
 
 class Topology;
+struct Window;
+struct WindowProgress;
 
 enum class OpKind : uint8_t {
   kAllreduce = 1,
@@ -31,6 +33,14 @@ enum class OpKind : uint8_t {
   kHierarchicalNeighborAllreduce,
   kSetMachineTopology,
   kInferTopology,
+  kWinCreate,
+  kWinFree,
+  kWinPut,
+  kWinAccumulate,
+  kWinGet,
+  kWinUpdate,
+  kWinMutexAcquire,
+  kWinMutexRelease,
 };
 
 const char* OpKindName(OpKind kind);
@@ -63,8 +73,27 @@ struct NeighborProgress {
   size_t received_count = 0;
 };
 
+// What a window operation does, resolved at issue time.
+struct WindowPlan {
+  std::string window_name;
+  std::vector<int> ranks;       // peers (put/accumulate: destinations; get/update: sources;
+                                // mutexes: owners, or indexes when for_self)
+  std::vector<double> weights;  // parallel to ranks
+  bool has_self_weight = false;
+  double self_weight = 1.0;
+  bool require_mutex = false;
+  bool reset = false;            // update
+  bool for_self = false;         // mutex acquire/release
+  bool with_associated_p = false;
+  bool zero_init = false;        // create
+  bool free_all = false;         // free
+};
+
 // Global ops are ordered across ranks (negotiated or in issue order); neighbor ops are not.
 bool IsGlobal(OpKind kind);
+// Window operations that run on this rank's own (put, get, update, mutexes); the window's
+// collectives (create, free) are global.
+bool IsWindowOp(OpKind kind);
 
 struct Op {
   OpKind kind = OpKind::kBarrier;
@@ -83,6 +112,8 @@ struct Op {
   std::vector<int> listed_ranks;               // infer_topology: this rank's list
   bool listed_are_destinations = false;        // infer_topology
   std::shared_ptr<const Topology>* inferred_out = nullptr;  // infer_topology: written on success
+  WindowPlan window_plan;                  // window ops
+  std::shared_ptr<Window> window;          // window ops but create and free
   // Collective calls whose arguments failed validation on this rank still run, so that every
   // rank fails instead of the others waiting forever; this is why it failed here.
   std::string invalid_reason;
@@ -91,6 +122,7 @@ struct Op {
 
   // Engine bookkeeping.
   std::unique_ptr<NeighborProgress> progress;
+  std::shared_ptr<WindowProgress> window_progress;
   std::chrono::steady_clock::time_point queued_at = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point posted_at = queued_at;  // admitted by the engine
   std::chrono::steady_clock::time_point last_stall_warning{};

@@ -3,6 +3,8 @@
 #include "ops/combine.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <type_traits>
 #include <vector>
 
 namespace bluefog {
@@ -103,6 +105,42 @@ void WeightedCombine(DType dtype, void* out, const void* in, double self_weight,
 
 void Scale(DType dtype, void* out, const void* in, double weight, size_t count) {
   WeightedCombine(dtype, out, in, weight, {}, {}, count);
+}
+
+namespace {
+
+template <typename T>
+void AddTyped(void* out, const void* in, size_t count) {
+  auto* o = static_cast<T*>(out);
+  const auto* x = static_cast<const T*>(in);
+  for (size_t i = 0; i < count; ++i) {
+    if constexpr (std::is_integral_v<T>) {
+      using U = std::make_unsigned_t<T>;  // wraps instead of overflowing (undefined for signed)
+      o[i] = static_cast<T>(static_cast<U>(o[i]) + static_cast<U>(x[i]));
+    } else {
+      o[i] += x[i];
+    }
+  }
+}
+
+}  // namespace
+
+void AddInto(DType dtype, void* out, const void* in, size_t count) {
+  switch (dtype) {
+    case DType::kInt8: return AddTyped<int8_t>(out, in, count);
+    case DType::kInt16: return AddTyped<int16_t>(out, in, count);
+    case DType::kInt32: return AddTyped<int32_t>(out, in, count);
+    case DType::kInt64: return AddTyped<int64_t>(out, in, count);
+    case DType::kUInt8: return AddTyped<uint8_t>(out, in, count);
+    case DType::kFloat32: return AddTyped<float>(out, in, count);
+    case DType::kFloat64: return AddTyped<double>(out, in, count);
+    case DType::kFloat16:
+    case DType::kBFloat16: {
+      const void* sources[] = {in};
+      const double weights[] = {1.0};
+      return WeightedCombine(dtype, out, out, 1.0, sources, weights, count);
+    }
+  }
 }
 
 }  // namespace bluefog

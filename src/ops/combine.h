@@ -19,4 +19,7 @@ void WeightedCombine(DType dtype, void* out, const void* in, double self_weight,
 // out = in * weight (out may alias in).
 void Scale(DType dtype, void* out, const void* in, double weight, size_t count);
 
+// out += in, element-wise, for every dtype (integers wrap as two's complement would).
+void AddInto(DType dtype, void* out, const void* in, size_t count);
+
 }  // namespace bluefog

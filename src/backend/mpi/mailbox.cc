@@ -2,6 +2,7 @@
 // Mailbox: matched-probe receives into pooled buffers, filing by (sender, name), and framed sends.
 #include "backend/mpi/mailbox.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 #include <cstring>
@@ -80,6 +81,15 @@ Status Mailbox::Arrived(Arriving arrived) {
     storage->buffer = std::move(arrived.buffer);
     storage->pool = pool_;
     const size_t bytes = storage->buffer.size;
+    if (arrived.inbox_seq != 0) {
+      for (InboxEntry& entry : inbox_) {
+        if (entry.seq != arrived.inbox_seq) continue;
+        entry.message = std::make_unique<FiledMessage<SharedBuffer>>(
+            arrived.source, arrived.header, std::move(storage), 0, bytes);
+        break;
+      }
+      return Status::Ok();
+    }
     filed_[{arrived.source, arrived.header.name_hash}].push_back(
         {std::move(storage), arrived.header, 0, bytes});
     return Status::Ok();
@@ -98,6 +108,10 @@ Status Mailbox::Arrived(Arriving arrived) {
       payload.header = header;
       payload.header.fused_count = 0;
       payload.buffer = pool_->Acquire(bytes);
+      if (header.is_window_message()) {
+        payload.inbox_seq = next_inbox_seq_++;
+        inbox_.push_back({payload.inbox_seq, arrived.source, nullptr});
+      }
       BF_MPI_CHECK(MPI_Irecv(payload.buffer.data.get(), static_cast<int>(bytes), MPI_BYTE,
                              arrived.source, payload_tag_, comm_, &payload.request));
       arriving_.push_back(std::move(payload));
@@ -121,6 +135,13 @@ void Mailbox::File(int source, PooledBuffer buffer) {
   auto storage = std::make_shared<SharedBuffer>();
   storage->buffer = std::move(buffer);
   storage->pool = pool_;
+  if (header.is_window_message()) {
+    inbox_.push_back({next_inbox_seq_++, source,
+                      std::make_unique<FiledMessage<SharedBuffer>>(
+                          source, header, std::move(storage), sizeof(WireHeader),
+                          total - sizeof(WireHeader))});
+    return;
+  }
   if (header.fused_count <= 0) {
     filed_[{source, header.name_hash}].push_back(
         {storage, header, sizeof(WireHeader), total - sizeof(WireHeader)});
@@ -173,7 +194,28 @@ Status Mailbox::Pump(bool* progressed, bool* transferring) {
     *progressed = true;
   }
   *transferring = !arriving_.empty();
+  if (!inbox_.empty() && window_handler_ && DeliverWindowMessages()) *progressed = true;
   return Status::Ok();
+}
+
+bool Mailbox::DeliverWindowMessages() {
+  bool delivered = false;
+  std::vector<int> held_back;  // senders with a message still arriving ahead of the rest
+  for (size_t i = 0; i < inbox_.size();) {
+    InboxEntry& entry = inbox_[i];
+    const bool blocked =
+        std::find(held_back.begin(), held_back.end(), entry.source) != held_back.end();
+    if (entry.message == nullptr || blocked) {
+      if (!blocked) held_back.push_back(entry.source);
+      ++i;
+      continue;
+    }
+    std::unique_ptr<ReceivedMessage> message = std::move(entry.message);
+    inbox_.erase(inbox_.begin() + static_cast<std::ptrdiff_t>(i));
+    window_handler_(std::move(message));
+    delivered = true;
+  }
+  return delivered;
 }
 
 std::unique_ptr<ReceivedMessage> Mailbox::Take(int source, uint64_t name_hash) {

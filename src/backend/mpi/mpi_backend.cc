@@ -240,6 +240,10 @@ Status MpiBackend::StartSends(std::span<const Outgoing> sends,
   return mailbox_->Send(sends, out);
 }
 
+void MpiBackend::SetWindowHandler(WindowHandler handler) {
+  mailbox_->SetWindowHandler(std::move(handler));
+}
+
 Status MpiBackend::Progress(bool* progressed) {
   return mailbox_->Pump(progressed, &transferring_);
 }

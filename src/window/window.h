@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: Apache-2.0
+// Window: one rank's side of a one-sided window — the caller's tensor, one buffer per in-neighbor
+// (what that neighbor put or accumulated, or what this rank got from it), versions, associated p
+// and the mutexes this rank owns. The registry maps names to windows for callers (validation,
+// queries) and for the engine thread (serving peers).
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+
+namespace bluefog {
+
+// Mutex (owner, index): the owner's lock over its buffer for `index`.
+struct WindowMutex {
+  int holder = -1;  // rank holding it, -1 when free
+  struct Waiter {
+    int rank;
+    uint64_t request;
+  };
+  std::deque<Waiter> waiters;  // granted in arrival order
+};
+
+struct Window {
+  std::string name;
+  uint64_t hash = 0;
+  TensorRef tensor;  // the caller's memory, borrowed until the window is freed
+  // The topology at creation, which cannot change while the window exists.
+  std::vector<int> in_neighbors;   // ascending; buffers are parallel to it
+  std::vector<int> out_neighbors;  // ascending
+  bool weighted = false;
+  double topology_self_weight = 1.0;
+  std::vector<double> topology_in_weights;  // parallel to in_neighbors
+
+  // Buffers, versions and associated p: written by the engine thread, read by queries.
+  mutable std::mutex data_mutex;
+  std::vector<std::vector<std::byte>> buffers;
+  std::vector<int> versions;
+  double associated_p = 1.0;
+  std::vector<double> neighbor_p;
+
+  // Engine thread only.
+  std::map<int, WindowMutex> mutexes;  // by index
+
+  // This rank's window operations issued and not finished (bf_win_free waits for them).
+  std::atomic<int> pending_ops{0};
+
+  // Position of `rank` in in_neighbors, or -1.
+  int InNeighborIndex(int rank) const;
+  bool IsOutNeighbor(int rank) const;
+};
+
+class WindowRegistry {
+ public:
+  std::shared_ptr<Window> Find(const std::string& name) const;
+  std::shared_ptr<Window> FindByHash(uint64_t hash) const;
+  // BF_ERR_INVALID_ARGUMENT if the name is taken.
+  Status Add(std::shared_ptr<Window> window);
+  void Remove(const std::string& name);
+  std::vector<std::shared_ptr<Window>> All() const;  // by name
+  bool empty() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::shared_ptr<Window>> by_name_;
+  std::map<uint64_t, std::shared_ptr<Window>> by_hash_;
+};
+
+}  // namespace bluefog

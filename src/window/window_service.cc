@@ -1,0 +1,655 @@
+// SPDX-License-Identifier: Apache-2.0
+// Window protocol: the origin's transfers (mutex, data, reply) and the target's service.
+#include "window/window_service.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+#include "ops/agreement.h"
+#include "ops/combine.h"
+#include "topology/graph.h"
+
+namespace bluefog {
+
+namespace {
+
+constexpr uint32_t kLastChunk = 1;
+constexpr uint32_t kHasP = 2;
+
+// Every message is capped below MPI's int count; BLUEFOG_MAX_WIN_SENT_LENGTH may cap it lower.
+constexpr int64_t kMaxChunkBytes = int64_t{1} << 30;
+
+std::string WindowWhere(const Window& window, int rank) {
+  return "window '" + window.name + "' on rank " + std::to_string(rank);
+}
+
+}  // namespace
+
+WindowService::WindowService(Backend& backend, WindowRegistry& registry, int rank,
+                             int64_t max_chunk_elements)
+    : backend_(backend), registry_(registry), rank_(rank),
+      max_chunk_elements_(max_chunk_elements) {}
+
+WindowService::~WindowService() = default;
+
+bool WindowService::busy() const {
+  return !answers_.empty() || !requests_.empty() || !registry_.empty();
+}
+
+// ----- Collectives --------------------------------------------------------------------------
+
+Status WindowService::RunCollective(Op& op) {
+  return op.kind == OpKind::kWinCreate ? Create(op) : Free(op);
+}
+
+Status WindowService::Create(Op& op) {
+  BF_RETURN_IF_ERROR(AgreeOnOp(backend_, OpDescriptor::For(op), Group::kWorld));
+  auto window = std::make_shared<Window>();
+  window->name = op.window_plan.window_name;
+  window->hash = HashName("window:" + window->name);
+  window->tensor = op.in;
+  window->weighted = op.topology_weighted;
+  window->in_neighbors = op.topology->in_neighbors(rank_);
+  window->out_neighbors = op.topology->out_neighbors(rank_);
+  window->topology_self_weight = op.topology->self_weight(rank_);
+  for (int source : window->in_neighbors) {
+    window->topology_in_weights.push_back(op.topology->weight(source, rank_));
+  }
+  const size_t bytes = op.in.num_bytes();
+  for (size_t i = 0; i < window->in_neighbors.size(); ++i) {
+    std::vector<std::byte> buffer(bytes);  // zeros
+    if (!op.window_plan.zero_init && bytes > 0) std::memcpy(buffer.data(), op.in.data, bytes);
+    window->buffers.push_back(std::move(buffer));
+  }
+  window->versions.assign(window->in_neighbors.size(), 0);
+  window->neighbor_p.assign(window->in_neighbors.size(), 0.0);
+  Status added = registry_.Add(window);
+  // No rank may return (and put to a peer) before every rank has registered the window.
+  int64_t failed = added.ok() ? 0 : 1;
+  BF_RETURN_IF_ERROR(backend_.AllreduceMax(&failed, 1, Group::kWorld));
+  if (!added.ok()) return Status(added.code(), added.message() + " on rank " +
+                                                   std::to_string(rank_));
+  if (failed != 0) {
+    registry_.Remove(window->name);
+    return Error(BF_ERR_INVALID_ARGUMENT, "bf_win_create: window '", window->name,
+                 "' could not be created on every rank (see the failing rank's error)");
+  }
+  return Status::Ok();
+}
+
+Status WindowService::Free(Op& op) {
+  BF_RETURN_IF_ERROR(AgreeOnOp(backend_, OpDescriptor::For(op), Group::kWorld));
+  std::vector<std::shared_ptr<Window>> freed;
+  if (op.window_plan.free_all) {
+    freed = registry_.All();
+  } else if (auto window = registry_.Find(op.window_plan.window_name)) {
+    freed.push_back(window);
+  }
+  for (const auto& window : freed) {
+    // Whoever still waits for one of its mutexes is told, rather than left waiting.
+    for (auto& [index, mutex] : window->mutexes) {
+      for (const WindowMutex::Waiter& waiter : mutex.waiters) {
+        if (waiter.rank != rank_) {
+          Refuse(waiter.rank, waiter.request, WindowWhere(*window, rank_) + " was freed");
+        }
+      }
+    }
+    registry_.Remove(window->name);
+  }
+  return Status::Ok();
+}
+
+// ----- Origin side --------------------------------------------------------------------------
+
+void WindowService::Register(PeerTransfer* transfer) {
+  transfer->request = next_request_++;
+  requests_[transfer->request] = transfer;
+}
+
+Status WindowService::Start(Op& op) {
+  Window& window = *op.window;
+  auto progress = std::make_shared<WindowProgress>();
+  const WindowPlan& plan = op.window_plan;
+  // Whose mutexes: this rank's own (update, for_self) or the peers' mutex for this rank.
+  const bool self_mutexes = op.kind == OpKind::kWinUpdate ||
+                            ((op.kind == OpKind::kWinMutexAcquire ||
+                              op.kind == OpKind::kWinMutexRelease) &&
+                             plan.for_self);
+  progress->transfers.resize(plan.ranks.size());
+  for (size_t i = 0; i < plan.ranks.size(); ++i) {
+    PeerTransfer& transfer = progress->transfers[i];
+    transfer.peer = plan.ranks[i];
+    transfer.weight = i < plan.weights.size() ? plan.weights[i] : 1.0;
+    if (self_mutexes) {
+      transfer.mutex_owner = rank_;
+      transfer.mutex_index = plan.ranks[i];
+    } else {
+      transfer.mutex_owner = plan.ranks[i];
+      transfer.mutex_index = rank_;
+    }
+  }
+  op.window_progress = progress;
+  if (op.kind == OpKind::kWinMutexRelease) {
+    for (const PeerTransfer& transfer : progress->transfers) {
+      if (held_.count({window.hash, transfer.mutex_owner, transfer.mutex_index}) == 0) {
+        return Error(BF_ERR_INVALID_ARGUMENT, "bf_win_mutex_release: rank ", rank_,
+                     " does not hold mutex (owner ", transfer.mutex_owner, ", index ",
+                     transfer.mutex_index, ") of window '", window.name, "'");
+      }
+    }
+    for (PeerTransfer& transfer : progress->transfers) {
+      BF_RETURN_IF_ERROR(
+          ReleaseMutex(window, transfer.mutex_owner, transfer.mutex_index, progress.get()));
+      transfer.stage = PeerTransfer::Stage::kDone;
+    }
+  }
+  return Status::Ok();
+}
+
+Status WindowService::RequestMutex(Window& window, PeerTransfer* transfer,
+                                   WindowProgress* progress) {
+  Register(transfer);
+  if (transfer->mutex_owner != rank_) {
+    return Send(transfer->mutex_owner, WindowMessage::kMutexAcquire, window, transfer->request,
+                &progress->sends, transfer->mutex_index);
+  }
+  WindowMutex& mutex = window.mutexes[transfer->mutex_index];
+  if (mutex.holder == -1) {
+    mutex.holder = rank_;
+    transfer->granted = true;
+    requests_.erase(transfer->request);
+    held_.insert({window.hash, rank_, transfer->mutex_index});
+  } else {
+    mutex.waiters.push_back({rank_, transfer->request});
+  }
+  return Status::Ok();
+}
+
+Status WindowService::ReleaseMutex(Window& window, int owner, int index,
+                                   WindowProgress* progress) {
+  held_.erase({window.hash, owner, index});
+  if (owner == rank_) {
+    ReleaseLocal(window, index, rank_);
+    return Status::Ok();
+  }
+  return Send(owner, WindowMessage::kMutexRelease, window, 0, &progress->sends, index);
+}
+
+void WindowService::ReleaseLocal(Window& window, int index, int holder) {
+  auto it = window.mutexes.find(index);
+  if (it == window.mutexes.end() || it->second.holder != holder) return;  // not held by holder
+  WindowMutex& mutex = it->second;
+  mutex.holder = -1;
+  if (mutex.waiters.empty()) return;
+  const WindowMutex::Waiter next = mutex.waiters.front();
+  mutex.waiters.pop_front();
+  mutex.holder = next.rank;
+  if (next.rank != rank_) {
+    Reply(next.rank, WindowMessage::kGrant, window, next.request);
+    return;
+  }
+  auto waiting = requests_.find(next.request);
+  if (waiting == requests_.end()) return;
+  waiting->second->granted = true;
+  requests_.erase(waiting);
+  held_.insert({window.hash, rank_, index});
+}
+
+Status WindowService::AdvanceTransfer(Op& op, PeerTransfer* transfer) {
+  using Stage = PeerTransfer::Stage;
+  Window& window = *op.window;
+  WindowProgress* progress = op.window_progress.get();
+  const WindowPlan& plan = op.window_plan;
+  if (!transfer->error.ok()) {
+    transfer->stage = Stage::kDone;
+    return Status::Ok();
+  }
+  const bool mutex_first = plan.require_mutex || op.kind == OpKind::kWinMutexAcquire;
+  switch (transfer->stage) {
+    case Stage::kStart:
+      if (mutex_first) {
+        transfer->stage = Stage::kAwaitGrant;
+        BF_RETURN_IF_ERROR(RequestMutex(window, transfer, progress));
+        return AdvanceTransfer(op, transfer);
+      }
+      [[fallthrough]];
+    case Stage::kAwaitGrant: {
+      if (mutex_first && !transfer->granted) return Status::Ok();
+      if (op.kind == OpKind::kWinMutexAcquire || op.kind == OpKind::kWinUpdate) {
+        transfer->stage = Stage::kDone;
+        return Status::Ok();
+      }
+      transfer->stage = Stage::kAwaitReply;
+      Register(transfer);
+      if (op.kind == OpKind::kWinGet) {
+        return Send(transfer->peer, WindowMessage::kGetRequest, window, transfer->request,
+                    &progress->sends);
+      }
+      const std::byte* data = static_cast<const std::byte*>(op.in.data);
+      if (transfer->weight != 1.0) {
+        transfer->scaled.resize(op.in.num_bytes());
+        Scale(op.in.dtype, transfer->scaled.data(), op.in.data, transfer->weight,
+              static_cast<size_t>(op.in.num_elements));
+        data = transfer->scaled.data();
+      }
+      double p = 0.0;
+      if (plan.with_associated_p) {
+        std::lock_guard<std::mutex> lock(window.data_mutex);
+        p = window.associated_p * transfer->weight;
+      }
+      const auto kind =
+          op.kind == OpKind::kWinPut ? WindowMessage::kPut : WindowMessage::kAccumulate;
+      BF_RETURN_IF_ERROR(SendData(transfer->peer, kind, window, transfer->request, data,
+                                  plan.with_associated_p, p, &progress->sends));
+      // The release follows the data in order, so the owner applies the data first.
+      if (plan.require_mutex) {
+        BF_RETURN_IF_ERROR(
+            ReleaseMutex(window, transfer->mutex_owner, transfer->mutex_index, progress));
+      }
+      return Status::Ok();
+    }
+    case Stage::kAwaitReply:
+      if (!transfer->replied) return Status::Ok();
+      transfer->stage = Stage::kDone;
+      if (op.kind == OpKind::kWinGet && plan.require_mutex) {
+        return ReleaseMutex(window, transfer->mutex_owner, transfer->mutex_index, progress);
+      }
+      return Status::Ok();
+    case Stage::kDone:
+      return Status::Ok();
+  }
+  return Status::Ok();
+}
+
+Status WindowService::Combine(Op& op) {
+  Window& window = *op.window;
+  const WindowPlan& plan = op.window_plan;
+  const TensorRef& target = op.out.data != nullptr ? op.out : window.tensor;
+  const bool clone = op.out.data != nullptr;
+  const size_t count = static_cast<size_t>(window.tensor.num_elements);
+  std::lock_guard<std::mutex> lock(window.data_mutex);
+  std::vector<const void*> sources;
+  std::vector<int> indexes;
+  for (int rank : plan.ranks) {
+    const int index = window.InNeighborIndex(rank);
+    indexes.push_back(index);
+    sources.push_back(window.buffers[static_cast<size_t>(index)].data());
+  }
+  if (IsFloatingPoint(window.tensor.dtype)) {
+    WeightedCombine(window.tensor.dtype, target.data, window.tensor.data, plan.self_weight,
+                    sources, plan.weights, count);
+  } else {  // integer windows: weights are all 1 (checked when issued)
+    if (clone && count > 0) std::memcpy(target.data, window.tensor.data, window.tensor.num_bytes());
+    for (const void* source : sources) AddInto(window.tensor.dtype, target.data, source, count);
+  }
+  if (plan.with_associated_p && !clone) {
+    double p = plan.self_weight * window.associated_p;
+    for (size_t k = 0; k < indexes.size(); ++k) {
+      p += plan.weights[k] * window.neighbor_p[static_cast<size_t>(indexes[k])];
+    }
+    window.associated_p = p;
+  }
+  for (int index : indexes) {
+    window.versions[static_cast<size_t>(index)] = 0;
+    if (plan.reset) {
+      auto& buffer = window.buffers[static_cast<size_t>(index)];
+      std::fill(buffer.begin(), buffer.end(), std::byte{0});
+      window.neighbor_p[static_cast<size_t>(index)] = 0.0;
+    }
+  }
+  return Status::Ok();
+}
+
+Status WindowService::Poll(Op& op, bool* done) {
+  *done = false;
+  WindowProgress& progress = *op.window_progress;
+  auto& transfers = progress.transfers;
+  // Mutex acquisitions (explicit, or an update's own) go one at a time in ascending order, so
+  // two lockers of overlapping sets never hold one each while waiting for the other's.
+  const bool sequential = op.kind == OpKind::kWinMutexAcquire ||
+                          (op.kind == OpKind::kWinUpdate && op.window_plan.require_mutex);
+  if (op.kind == OpKind::kWinUpdate && !op.window_plan.require_mutex) {
+    for (PeerTransfer& transfer : transfers) transfer.stage = PeerTransfer::Stage::kDone;
+  }
+  for (PeerTransfer& transfer : transfers) {
+    BF_RETURN_IF_ERROR(AdvanceTransfer(op, &transfer));
+    if (sequential && transfer.stage != PeerTransfer::Stage::kDone) break;
+  }
+  for (PeerTransfer& transfer : transfers) {
+    if (transfer.stage != PeerTransfer::Stage::kDone) return Status::Ok();
+  }
+  Status result;
+  for (PeerTransfer& transfer : transfers) {
+    if (!transfer.error.ok() && result.ok()) result = transfer.error;
+  }
+  if (op.kind == OpKind::kWinUpdate && !progress.combined) {
+    progress.combined = true;
+    if (result.ok()) result = Combine(op);
+    if (op.window_plan.require_mutex) {
+      for (PeerTransfer& transfer : transfers) {
+        if (transfer.granted) {
+          BF_RETURN_IF_ERROR(
+              ReleaseMutex(*op.window, transfer.mutex_owner, transfer.mutex_index, &progress));
+        }
+      }
+    }
+  }
+  if (op.kind == OpKind::kWinMutexAcquire && !result.ok()) {
+    // All or nothing: give back what was granted before the failure.
+    for (PeerTransfer& transfer : transfers) {
+      if (transfer.granted) {
+        BF_RETURN_IF_ERROR(
+            ReleaseMutex(*op.window, transfer.mutex_owner, transfer.mutex_index, &progress));
+        transfer.granted = false;
+      }
+    }
+  }
+  // Payloads (scaled copies, the caller's tensor) stay untouched until every send has left.
+  for (auto& sends : progress.sends) {
+    bool left = false;
+    BF_RETURN_IF_ERROR(sends->Test(&left));
+    if (!left) return Status::Ok();
+  }
+  progress.sends.clear();
+  if (result.ok() && (op.kind == OpKind::kWinPut || op.kind == OpKind::kWinAccumulate) &&
+      op.window_plan.has_self_weight) {
+    Scale(op.in.dtype, op.in.data, op.in.data, op.window_plan.self_weight,
+          static_cast<size_t>(op.in.num_elements));
+    if (op.window_plan.with_associated_p) {
+      std::lock_guard<std::mutex> lock(op.window->data_mutex);
+      op.window->associated_p *= op.window_plan.self_weight;
+    }
+  }
+  for (PeerTransfer& transfer : transfers) requests_.erase(transfer.request);
+  *done = true;
+  return result;
+}
+
+std::vector<int> WindowService::WaitingFor(const Op& op) const {
+  std::vector<int> ranks;
+  if (!op.window_progress) return ranks;
+  for (const PeerTransfer& transfer : op.window_progress->transfers) {
+    if (transfer.stage == PeerTransfer::Stage::kAwaitGrant) {
+      ranks.push_back(transfer.mutex_owner);
+    } else if (transfer.stage == PeerTransfer::Stage::kAwaitReply) {
+      ranks.push_back(transfer.peer);
+    }
+  }
+  return ranks;
+}
+
+// ----- Messages -----------------------------------------------------------------------------
+
+Status WindowService::Send(int peer, WindowMessage kind, const Window& window, uint64_t request,
+                           std::vector<std::unique_ptr<PendingSends>>* sends,
+                           int32_t mutex_index) {
+  Outgoing out;
+  out.peer = peer;
+  out.header.op_kind = static_cast<uint8_t>(kind);
+  out.header.dtype = static_cast<uint8_t>(window.tensor.dtype);
+  out.header.wire_dtype = out.header.dtype;
+  out.header.sender = rank_;
+  out.header.name_hash = window.hash;
+  out.header.window = {};
+  out.header.window.request = request;
+  out.header.window.mutex_index = mutex_index;
+  std::unique_ptr<PendingSends> pending;
+  BF_RETURN_IF_ERROR(backend_.StartSends({&out, 1}, &pending));
+  sends->push_back(std::move(pending));
+  return Status::Ok();
+}
+
+Status WindowService::SendData(int peer, WindowMessage kind, const Window& window,
+                               uint64_t request, const std::byte* data, bool with_p,
+                               double associated_p,
+                               std::vector<std::unique_ptr<PendingSends>>* sends) {
+  const int64_t total = window.tensor.num_elements;
+  const size_t element_size = ElementSize(window.tensor.dtype);
+  int64_t chunk = kMaxChunkBytes / static_cast<int64_t>(element_size);
+  if (max_chunk_elements_ > 0) chunk = std::min(chunk, max_chunk_elements_);
+  std::vector<Outgoing> chunks;
+  int64_t offset = 0;
+  do {
+    const int64_t count = std::min(chunk, total - offset);
+    Outgoing out;
+    out.peer = peer;
+    out.header.op_kind = static_cast<uint8_t>(kind);
+    out.header.dtype = static_cast<uint8_t>(window.tensor.dtype);
+    out.header.wire_dtype = out.header.dtype;
+    out.header.sender = rank_;
+    out.header.name_hash = window.hash;
+    out.header.payload_elements = count;
+    out.header.row_elements = offset;
+    out.header.window = {};
+    out.header.window.request = request;
+    out.payload = data + static_cast<size_t>(offset) * element_size;
+    out.payload_bytes = static_cast<size_t>(count) * element_size;
+    offset += count;
+    if (offset == total) {
+      out.header.window.window_flags = kLastChunk | (with_p ? kHasP : 0);
+      out.header.window.associated_p = associated_p;
+    }
+    chunks.push_back(out);
+  } while (offset < total);
+  std::unique_ptr<PendingSends> pending;
+  BF_RETURN_IF_ERROR(backend_.StartSends(chunks, &pending));
+  sends->push_back(std::move(pending));
+  return Status::Ok();
+}
+
+void WindowService::Reply(int peer, WindowMessage kind, const Window& window, uint64_t request) {
+  PendingAnswer answer;
+  Status sent = Send(peer, kind, window, request, &answer.sends);
+  if (!sent.ok()) {
+    std::fprintf(stderr, "bluefog: rank %d: could not answer rank %d: %s\n", rank_, peer,
+                 sent.message().c_str());
+    return;
+  }
+  answers_.push_back(std::move(answer));
+}
+
+void WindowService::Refuse(int peer, uint64_t request, const std::string& reason) {
+  PendingAnswer answer;
+  answer.data.resize(reason.size());
+  std::memcpy(answer.data.data(), reason.data(), reason.size());
+  Outgoing out;
+  out.peer = peer;
+  out.header.op_kind = static_cast<uint8_t>(WindowMessage::kRefused);
+  out.header.dtype = static_cast<uint8_t>(DType::kUInt8);
+  out.header.sender = rank_;
+  out.header.payload_elements = static_cast<int64_t>(reason.size());
+  out.header.window = {};
+  out.header.window.request = request;
+  out.payload = answer.data.data();
+  out.payload_bytes = answer.data.size();
+  std::unique_ptr<PendingSends> pending;
+  Status sent = backend_.StartSends({&out, 1}, &pending);
+  if (!sent.ok()) {
+    std::fprintf(stderr, "bluefog: rank %d: could not answer rank %d: %s\n", rank_, peer,
+                 sent.message().c_str());
+    return;
+  }
+  answer.sends.push_back(std::move(pending));
+  answers_.push_back(std::move(answer));
+}
+
+Status WindowService::Advance() {
+  for (size_t i = 0; i < answers_.size();) {
+    bool left = true;
+    for (auto& sends : answers_[i].sends) {
+      bool done = false;
+      BF_RETURN_IF_ERROR(sends->Test(&done));
+      left = left && done;
+    }
+    if (!left) {
+      ++i;
+      continue;
+    }
+    answers_[i] = std::move(answers_.back());
+    answers_.pop_back();
+  }
+  return Status::Ok();
+}
+
+void WindowService::Handle(std::unique_ptr<ReceivedMessage> message) {
+  switch (static_cast<WindowMessage>(message->header.op_kind)) {
+    case WindowMessage::kAck:
+    case WindowMessage::kGrant:
+    case WindowMessage::kGetReply:
+    case WindowMessage::kRefused: return HandleReply(*message);
+    default: return HandleRequest(*message);
+  }
+}
+
+void WindowService::HandleRequest(const ReceivedMessage& message) {
+  const WireHeader& header = message.header;
+  const int source = message.source;
+  const uint64_t request = header.window.request;
+  const auto kind = static_cast<WindowMessage>(header.op_kind);
+  std::shared_ptr<Window> window = registry_.FindByHash(header.name_hash);
+  if (!window) {
+    if (kind != WindowMessage::kMutexRelease) {
+      Refuse(source, request,
+             "rank " + std::to_string(rank_) +
+                 " has no such window (it was freed there or never created)");
+    }
+    return;
+  }
+  switch (kind) {
+    case WindowMessage::kPut:
+    case WindowMessage::kAccumulate: {
+      const int index = window->InNeighborIndex(source);
+      const size_t element_size = ElementSize(window->tensor.dtype);
+      const int64_t offset = header.row_elements;
+      const int64_t count = header.payload_elements;
+      if (index < 0) {
+        return Refuse(source, request,
+                      "rank " + std::to_string(source) + " is not an in-neighbor of " +
+                          WindowWhere(*window, rank_));
+      }
+      if (header.dtype != static_cast<uint8_t>(window->tensor.dtype) || offset < 0 ||
+          count < 0 || offset + count > window->tensor.num_elements ||
+          message.payload_bytes() != static_cast<size_t>(count) * element_size) {
+        return Refuse(source, request,
+                      "the data does not fit " + WindowWhere(*window, rank_) + " (" +
+                          window->tensor.Describe() + ")");
+      }
+      const bool last = (header.window.window_flags & kLastChunk) != 0;
+      {
+        std::lock_guard<std::mutex> lock(window->data_mutex);
+        std::byte* target = window->buffers[static_cast<size_t>(index)].data() +
+                            static_cast<size_t>(offset) * element_size;
+        if (kind == WindowMessage::kPut) {
+          if (count > 0) std::memcpy(target, message.payload(), message.payload_bytes());
+        } else {
+          AddInto(window->tensor.dtype, target, message.payload(), static_cast<size_t>(count));
+        }
+        if (last) {
+          ++window->versions[static_cast<size_t>(index)];
+          if (header.window.window_flags & kHasP) {
+            double& p = window->neighbor_p[static_cast<size_t>(index)];
+            p = kind == WindowMessage::kPut ? header.window.associated_p
+                                            : p + header.window.associated_p;
+          }
+        }
+      }
+      if (last) Reply(source, WindowMessage::kAck, *window, request);
+      return;
+    }
+    case WindowMessage::kGetRequest: {
+      PendingAnswer answer;
+      answer.data.resize(window->tensor.num_bytes());
+      if (!answer.data.empty()) {
+        std::memcpy(answer.data.data(), window->tensor.data, answer.data.size());
+      }
+      Status sent = SendData(source, WindowMessage::kGetReply, *window, request,
+                             answer.data.data(), false, 0.0, &answer.sends);
+      if (!sent.ok()) {
+        return Refuse(source, request, "rank " + std::to_string(rank_) +
+                                           " could not send its tensor: " + sent.message());
+      }
+      answers_.push_back(std::move(answer));
+      return;
+    }
+    case WindowMessage::kMutexAcquire: {
+      WindowMutex& mutex = window->mutexes[header.window.mutex_index];
+      if (mutex.holder == -1) {
+        mutex.holder = source;
+        Reply(source, WindowMessage::kGrant, *window, request);
+      } else {
+        mutex.waiters.push_back({source, request});
+      }
+      return;
+    }
+    case WindowMessage::kMutexRelease:
+      ReleaseLocal(*window, header.window.mutex_index, source);
+      return;
+    default:
+      std::fprintf(stderr, "bluefog: rank %d: dropped an unknown window message (kind %d) from "
+                   "rank %d\n", rank_, header.op_kind, source);
+  }
+}
+
+void WindowService::HandleReply(const ReceivedMessage& message) {
+  const WireHeader& header = message.header;
+  auto it = requests_.find(header.window.request);
+  if (it == requests_.end()) return;  // a late answer to a request that already failed
+  PeerTransfer* transfer = it->second;
+  switch (static_cast<WindowMessage>(header.op_kind)) {
+    case WindowMessage::kAck:
+      transfer->replied = true;
+      requests_.erase(it);
+      return;
+    case WindowMessage::kGrant:
+      transfer->granted = true;
+      held_.insert({header.name_hash, message.source, transfer->mutex_index});
+      requests_.erase(it);
+      return;
+    case WindowMessage::kRefused:
+      transfer->error = Error(BF_ERR_MISMATCH, "window request from rank ", rank_, " to rank ",
+                              message.source, " refused: ",
+                              std::string(reinterpret_cast<const char*>(message.payload()),
+                                          message.payload_bytes()));
+      requests_.erase(it);
+      return;
+    case WindowMessage::kGetReply: {
+      std::shared_ptr<Window> window = registry_.FindByHash(header.name_hash);
+      const int index = window ? window->InNeighborIndex(message.source) : -1;
+      const int64_t offset = header.row_elements;
+      const int64_t count = header.payload_elements;
+      if (index < 0 || offset < 0 || count < 0 ||
+          offset + count > window->tensor.num_elements ||
+          message.payload_bytes() !=
+              static_cast<size_t>(count) * ElementSize(window->tensor.dtype)) {
+        transfer->error = Error(BF_ERR_INTERNAL, "rank ", rank_,
+                                " received a malformed window get reply from rank ",
+                                message.source);
+        requests_.erase(it);
+        return;
+      }
+      {
+        std::lock_guard<std::mutex> lock(window->data_mutex);
+        std::byte* target = window->buffers[static_cast<size_t>(index)].data() +
+                            static_cast<size_t>(offset) * ElementSize(window->tensor.dtype);
+        if (transfer->weight == 1.0) {
+          if (count > 0) std::memcpy(target, message.payload(), message.payload_bytes());
+        } else {
+          Scale(window->tensor.dtype, target, message.payload(), transfer->weight,
+                static_cast<size_t>(count));
+        }
+        transfer->received_elements += count;
+        if (header.window.window_flags & kLastChunk) {
+          ++window->versions[static_cast<size_t>(index)];
+          transfer->replied = true;
+          requests_.erase(it);
+        }
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+}  // namespace bluefog

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+// WindowService: one-sided window operations built on the engine's messages. Rather than MPI RMA
+// (whose passive-target progress, TCP support and 16-bit float accumulates vary by MPI and by
+// transport), a put, accumulate, get or mutex request is a message to the peer's engine thread,
+// which applies it to its window and answers. Every rank's engine polls while a window exists,
+// and serves requests from inside blocking collectives too (Backend::SetWindowHandler), so a
+// peer's request waits at most one engine cycle whatever this rank's caller is doing.
+// Engine thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <vector>
+
+#include "backend/backend.h"
+#include "core/op.h"
+#include "window/window.h"
+
+namespace bluefog {
+
+// The window protocol (WireHeader::op_kind).
+enum class WindowMessage : uint8_t {
+  kPut = WireHeader::kFirstWindowMessage,
+  kAccumulate,
+  kGetRequest,
+  kGetReply,
+  kMutexAcquire,
+  kMutexRelease,
+  kAck,      // a put or accumulate has been applied
+  kGrant,    // a mutex is now the requester's
+  kRefused,  // the request cannot be served; the payload says why
+};
+
+// One peer's part of a window operation at the origin.
+struct PeerTransfer {
+  enum class Stage { kStart, kAwaitGrant, kAwaitReply, kDone };
+  Stage stage = Stage::kStart;
+  int peer = -1;          // the rank data moves to or from (put, accumulate, get)
+  double weight = 1.0;
+  int mutex_owner = -1;   // the mutex this transfer holds (owner, index), if any
+  int mutex_index = -1;
+  uint64_t request = 0;
+  bool granted = false;
+  bool replied = false;
+  int64_t received_elements = 0;   // get
+  std::vector<std::byte> scaled;   // put/accumulate: weight * tensor when weight != 1
+  Status error;
+};
+
+struct WindowProgress {
+  std::vector<PeerTransfer> transfers;
+  std::vector<std::unique_ptr<PendingSends>> sends;
+  bool combined = false;  // update: the combine has run
+};
+
+class WindowService {
+ public:
+  WindowService(Backend& backend, WindowRegistry& registry, int rank,
+                int64_t max_chunk_elements);
+  ~WindowService();
+
+  // Windows exist or messages are in flight: the engine must keep polling.
+  bool busy() const;
+
+  // win_create / win_free, on every rank (the engine has ordered them).
+  Status RunCollective(Op& op);
+
+  // Put, accumulate, get, update, mutex acquire/release: Start once, then Poll until *done.
+  Status Start(Op& op);
+  Status Poll(Op& op, bool* done);
+  // Tests the sends of answers already given.
+  Status Advance();
+  // The peers a stalled window op is still waiting for.
+  std::vector<int> WaitingFor(const Op& op) const;
+
+  // Every window protocol message arriving at this rank (Backend::SetWindowHandler).
+  void Handle(std::unique_ptr<ReceivedMessage> message);
+
+ private:
+  Status Create(Op& op);
+  Status Free(Op& op);
+  void HandleRequest(const ReceivedMessage& message);
+  void HandleReply(const ReceivedMessage& message);
+
+  // Sends one message now, keeping it alive in `sends` until it has left.
+  Status Send(int peer, WindowMessage kind, const Window& window, uint64_t request,
+              std::vector<std::unique_ptr<PendingSends>>* sends, int32_t mutex_index = -1);
+  // Sends `elements` elements of `data` in chunks; the last carries kLastChunk (and p).
+  Status SendData(int peer, WindowMessage kind, const Window& window, uint64_t request,
+                  const std::byte* data, bool with_p, double associated_p,
+                  std::vector<std::unique_ptr<PendingSends>>* sends);
+  void Refuse(int peer, uint64_t request, const std::string& reason);
+  void Reply(int peer, WindowMessage kind, const Window& window, uint64_t request);
+
+  // Mutexes: request (owner, index) for `transfer` (granted at once when local and free).
+  Status RequestMutex(Window& window, PeerTransfer* transfer, WindowProgress* progress);
+  Status ReleaseMutex(Window& window, int owner, int index, WindowProgress* progress);
+  // Frees this rank's mutex `index` held by `holder` and grants it to the next waiter.
+  void ReleaseLocal(Window& window, int index, int holder);
+
+  Status AdvanceTransfer(Op& op, PeerTransfer* transfer);
+  Status Combine(Op& op);
+  void Register(PeerTransfer* transfer);
+
+  Backend& backend_;
+  WindowRegistry& registry_;
+  int rank_;
+  int64_t max_chunk_elements_;
+  uint64_t next_request_ = 1;
+  std::unordered_map<uint64_t, PeerTransfer*> requests_;  // awaiting a grant or a reply
+  std::set<std::tuple<uint64_t, int, int>> held_;          // (window hash, owner, index)
+  struct PendingAnswer {
+    std::vector<std::byte> data;  // get replies: the snapshot being sent
+    std::vector<std::unique_ptr<PendingSends>> sends;
+  };
+  std::vector<PendingAnswer> answers_;
+};
+
+}  // namespace bluefog
