@@ -27,6 +27,11 @@ BF_API bf_status bf_init(const bf_init_options* options) {
 }
 
 BF_API bf_status bf_finalize(void) {
+  // Windows still open are freed collectively first, so that no peer is left waiting on a
+  // request this rank would no longer serve.
+  std::shared_ptr<Context> context = CurrentContext();
+  if (context && !context->windows().empty()) (void)bf_win_free(nullptr);
+  context.reset();
   return Guarded([&] { return FinalizeRuntime(); });
 }
 

@@ -231,6 +231,11 @@ Status Create(DLTensor* tensor, const char* name, int zero_init) {
       return Error(BF_ERR_UNSUPPORTED, ArgWhere(fn, "tensor", me),
                    " is not in ordinary host memory; windows hold host tensors");
     }
+    const DType dtype = op->in.dtype;
+    if (dtype == DType::kInt8 || dtype == DType::kInt16 || dtype == DType::kUInt8) {
+      return Error(BF_ERR_INVALID_ARGUMENT, ArgWhere(fn, "tensor", me), " is ", DTypeName(dtype),
+                   "; window dtypes are float16, bfloat16, float32, float64, int32 and int64");
+    }
     if (context->windows().Find(name)) {
       return Error(BF_ERR_INVALID_ARGUMENT, fn, ": a window named '", name,
                    "' already exists on rank ", me);

@@ -193,7 +193,10 @@ void Engine::RunOrdered(std::unique_ptr<Op> op) {
     Status status;
     {
       Timeline::Scope communicate(timeline, op->name, "COMMUNICATE");
-      const bool window_collective = op->kind == OpKind::kWinCreate || op->kind == OpKind::kWinFree;
+      // (Placeholders for invalid arguments fail the same way for every kind: RunGlobalOp.)
+      const bool window_collective =
+          (op->kind == OpKind::kWinCreate || op->kind == OpKind::kWinFree) &&
+          op->invalid_reason.empty();
       status = window_collective ? window_service_->RunCollective(*op)
                                  : RunGlobalOp(*op, *backend_);
     }

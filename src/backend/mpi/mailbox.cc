@@ -180,17 +180,26 @@ Status Mailbox::Pump(bool* progressed, bool* transferring) {
     arriving_.push_back(std::move(arriving));
     *progressed = true;
   }
+  // Headers are handled in the order they were matched, per sender: a header may post the
+  // receive of its separate payload, and payloads match those receives in posting order, so a
+  // later header handled first would take an earlier message's payload.
+  std::vector<int> held_back;  // senders with an earlier header still arriving
   for (size_t i = 0; i < arriving_.size();) {
+    Arriving& arriving = arriving_[i];
+    const bool is_header = !arriving.is_payload;
     int done = 0;
-    BF_MPI_CHECK(MPI_Test(&arriving_[i].request, &done, MPI_STATUS_IGNORE));
+    if (!is_header || std::find(held_back.begin(), held_back.end(), arriving.source) ==
+                          held_back.end()) {
+      BF_MPI_CHECK(MPI_Test(&arriving.request, &done, MPI_STATUS_IGNORE));
+    }
     if (!done) {
+      if (is_header) held_back.push_back(arriving.source);
       ++i;
       continue;
     }
-    Arriving arrived = std::move(arriving_[i]);
-    arriving_[i] = std::move(arriving_.back());
-    arriving_.pop_back();
-    BF_RETURN_IF_ERROR(Arrived(std::move(arrived)));
+    Arriving arrived = std::move(arriving);
+    arriving_.erase(arriving_.begin() + static_cast<std::ptrdiff_t>(i));
+    BF_RETURN_IF_ERROR(Arrived(std::move(arrived)));  // may append a payload receive
     *progressed = true;
   }
   *transferring = !arriving_.empty();
