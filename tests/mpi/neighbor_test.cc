@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <numeric>
+#include <string>
 #include <random>
 
 #include "test_util.h"
@@ -103,6 +105,61 @@ TEST_P(NeighborAllreduce, DynamicOnePeerWithDestinationWeights) {
 
 INSTANTIATE_TEST_SUITE_P(FloatDtypes, NeighborAllreduce, ::testing::ValuesIn(FloatTypes()),
                          [](const auto& info) { return TypeName(info.param); });
+
+// Large payloads travel as a separate message after their header; many large unfused ops in
+// flight at once from the same senders must each get their own payload back. (Headers handled
+// out of match order once swapped payloads between messages; this timing rarely shows it, the
+// window stress test did.)
+TEST(NeighborStatic, ManyLargeOpsInFlightKeepTheirOwnPayloads) {
+  const int rank = bf_rank(), size = bf_size();
+  bf_topology* exp2 = nullptr;
+  ASSERT_BF_OK(bf_topology_exponential(size, 2, &exp2));
+  ASSERT_BF_OK(bf_set_topology(exp2, 0));
+  bf_topology_free(exp2);
+  constexpr int kOps = 12;
+  constexpr int64_t kElements = 5000;  // 20 KB: above the size packed with the header
+  std::vector<std::unique_ptr<HostTensor>> tensors;
+  std::vector<bf_handle> handles(kOps);
+  std::vector<std::string> names(kOps);
+  const std::vector<int> sources = Exp2InNeighbors(rank, size);
+  const std::vector<int> destinations = Exp2OutNeighbors(rank, size);
+  const double uniform = 1.0 / static_cast<double>(sources.size() + 1);
+  const std::vector<double> src_weights(sources.size(), uniform);
+  std::vector<std::vector<double>> dst_weights(kOps);
+  auto DestinationWeight = [](int k) { return 1.0 + 0.125 * k; };
+  for (int k = 0; k < kOps; ++k) {
+    tensors.push_back(std::make_unique<HostTensor>(DLDataType{kDLFloat, 64, 1},
+                                                   std::vector<int64_t>{kElements}));
+    for (int64_t i = 0; i < kElements; ++i) tensors[k]->Set(i, 1000.0 * k + rank);
+    names[k] = "large." + std::to_string(k);
+    // A destination weight of its own keeps each op out of the others' fused messages.
+    dst_weights[k].assign(destinations.size(), DestinationWeight(k));
+    bf_neighbor_args args{};
+    args.struct_size = sizeof(args);
+    args.name = names[k].c_str();
+    args.dynamic = 1;
+    args.dst_count = static_cast<int>(destinations.size());
+    args.dst_ranks = destinations.data();
+    args.dst_weights = dst_weights[k].data();
+    args.has_weights = 1;
+    args.self_weight = uniform;
+    args.src_count = static_cast<int>(sources.size());
+    args.src_ranks = sources.data();
+    args.src_weights = src_weights.data();
+    ASSERT_BF_OK(bf_neighbor_allreduce_async(tensors[k]->get(), tensors[k]->get(), &args,
+                                             &handles[k]));
+  }
+  for (int k = 0; k < kOps; ++k) {
+    ASSERT_BF_OK(bf_wait(handles[k], -1));
+    ASSERT_BF_OK(bf_handle_free(handles[k]));
+    double expected = 1000.0 * k + rank;
+    for (int s : sources) expected += DestinationWeight(k) * (1000.0 * k + s);
+    expected *= uniform;
+    for (int64_t i = 0; i < kElements; i += 499) {
+      ASSERT_NEAR(tensors[k]->Get(i), expected, 1e-9) << "op " << k << " element " << i;
+    }
+  }
+}
 
 TEST(NeighborStatic, WeightedTopologiesUseTheirWeights) {
   const int rank = bf_rank(), size = bf_size();
