@@ -51,10 +51,13 @@ struct WireHeader {
     WindowFields window;
   };
 
-  // op_kind values from here on are window protocol messages: they are not taken by name but
-  // handed, in arrival order per sender, to the window service.
+  // op_kind values from here on are unsolicited: window protocol messages and the departure
+  // notice. They are not taken by name but handed, in arrival order per sender, to the handler
+  // (Backend::SetUnsolicitedHandler).
   static constexpr uint8_t kFirstWindowMessage = 0x40;
-  bool is_window_message() const { return op_kind >= kFirstWindowMessage; }
+  // Sent to every rank by a rank leaving (bf_finalize): what still waits on it cannot complete.
+  static constexpr uint8_t kDeparture = 0x7f;
+  bool is_unsolicited() const { return op_kind >= kFirstWindowMessage; }
 };
 static_assert(sizeof(WireHeader) == 64, "WireHeader is a fixed 64-byte wire format");
 
@@ -140,11 +143,12 @@ class Backend {
                                   std::unique_ptr<NegotiationRound>* out) = 0;
   virtual Status NegotiationRequested(bool* requested) = 0;
 
-  // Window protocol messages go to `handler` as they arrive, in order per sender, from inside
+  // Unsolicited messages (window protocol, departures) go to `handler` as they arrive, in order
+  // per sender, from inside
   // Progress (and so from every wait of a blocking collective too): a peer's one-sided request
   // is served even while this rank's engine waits in a collective.
-  using WindowHandler = std::function<void(std::unique_ptr<ReceivedMessage>)>;
-  virtual void SetWindowHandler(WindowHandler handler) = 0;
+  using UnsolicitedHandler = std::function<void(std::unique_ptr<ReceivedMessage>)>;
+  virtual void SetUnsolicitedHandler(UnsolicitedHandler handler) = 0;
 };
 
 }  // namespace bluefog

@@ -59,7 +59,11 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
   layout_ = backend_->layout();
   window_service_ = std::make_unique<WindowService>(*backend_, windows_, layout_.rank,
                                                     settings_.window_chunk_elements);
-  backend_->SetWindowHandler([this](std::unique_ptr<ReceivedMessage> message) {
+  backend_->SetUnsolicitedHandler([this](std::unique_ptr<ReceivedMessage> message) {
+    if (message->header.op_kind == WireHeader::kDeparture) {
+      departed_.push_back(message->source);
+      return;
+    }
     window_service_->Handle(std::move(message));
   });
   started->set_value(Status::Ok());
@@ -106,6 +110,10 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
       if (step.ok() && moved) step = AdvanceNeighborOps(&progressed);
     }
     if (step.ok()) step = AdvanceWindowOps(&progressed);
+    if (departures_handled_ != departed_.size() || (!departed_.empty() && has_ops())) {
+      FailOpsWaitingOnDeparted();
+      departures_handled_ = departed_.size();
+    }
     if (step.ok() && settings_.matching == BF_MATCHING_NAMED) step = AdvanceNegotiation(&progressed);
     if (!step.ok()) {
       // The transport itself failed: nothing in flight can complete any more.
@@ -133,7 +141,8 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
     }
   }
   round_.reset();
-  backend_->SetWindowHandler(nullptr);
+  AnnounceDeparture();
+  backend_->SetUnsolicitedHandler(nullptr);
   window_service_.reset();
   for (const auto& window : windows_.All()) windows_.Remove(window->name);
   shutdown_status_ = backend_->Shutdown();
@@ -185,6 +194,11 @@ void Engine::StartNeighbors(std::vector<std::unique_ptr<Op>>* ops) {
 }
 
 void Engine::RunOrdered(std::unique_ptr<Op> op) {
+  if (!departed_.empty()) {
+    return Finish(std::move(op), Error(BF_ERR_SHUTDOWN, OpKindName(op->kind), " '", op->name,
+                                       "' needs every rank, but rank ", departed_.front(),
+                                       " has shut down (bf_finalize)"));
+  }
   Timeline* timeline = timeline_.load(std::memory_order_relaxed);
   if (timeline && settings_.matching == BF_MATCHING_NAMED) {
     timeline->Span(op->name, "NEGOTIATE", op->posted_at, Timeline::Clock::now());
@@ -248,6 +262,80 @@ Status Engine::AdvanceWindowOps(bool* progressed) {
     *progressed = true;
   }
   return Status::Ok();
+}
+
+bool Engine::departed(int rank) const {
+  return std::find(departed_.begin(), departed_.end(), rank) != departed_.end();
+}
+
+void Engine::FailOpsWaitingOnDeparted() {
+  // A departed rank's last payloads may still be arriving (its notice overtakes them): wait.
+  if (backend_->transferring()) return;
+  auto gone = [&](const std::vector<int>& ranks) {
+    for (int rank : ranks) {
+      if (departed(rank)) return rank;
+    }
+    return -1;
+  };
+  auto shutdown = [&](const Op& op, int rank) {
+    return Error(BF_ERR_SHUTDOWN, OpKindName(op.kind), " '", op.name, "' on rank ", layout_.rank,
+                 " cannot complete: rank ", rank, " has shut down (bf_finalize)");
+  };
+  for (size_t i = 0; i < active_.size();) {
+    Op& op = *active_[i];
+    int rank = gone(MissingSources(op));
+    if (rank < 0 && op.progress && !op.progress->sends_done) rank = gone(op.neighbor.dst_ranks);
+    if (rank < 0) {
+      ++i;
+      continue;
+    }
+    Status status = shutdown(op, rank);
+    std::unique_ptr<Op> failed = std::move(active_[i]);
+    active_.erase(active_.begin() + static_cast<std::ptrdiff_t>(i));
+    Finish(std::move(failed), std::move(status));
+  }
+  for (size_t i = 0; i < window_ops_.size();) {
+    const int rank = gone(window_service_->WaitingFor(*window_ops_[i]));
+    if (rank < 0) {
+      ++i;
+      continue;
+    }
+    Status status = shutdown(*window_ops_[i], rank);
+    std::unique_ptr<Op> failed = std::move(window_ops_[i]);
+    window_ops_.erase(window_ops_.begin() + static_cast<std::ptrdiff_t>(i));
+    window_service_->Abandon(*failed);
+    Finish(std::move(failed), std::move(status));
+  }
+  // Global ops need every rank.
+  while (!awaiting_order_.empty()) {
+    Status status = shutdown(*awaiting_order_.front(), departed_.front());
+    Finish(std::move(awaiting_order_.front()), std::move(status));
+    awaiting_order_.pop_front();
+  }
+  round_.reset();
+}
+
+void Engine::AnnounceDeparture() {
+  std::vector<Outgoing> notices;
+  for (int rank = 0; rank < layout_.size; ++rank) {
+    if (rank == layout_.rank || departed(rank)) continue;
+    Outgoing notice;
+    notice.peer = rank;
+    notice.header.op_kind = WireHeader::kDeparture;
+    notice.header.sender = layout_.rank;
+    notices.push_back(notice);
+  }
+  if (notices.empty()) return;
+  std::unique_ptr<PendingSends> sends;
+  if (!backend_->StartSends(notices, &sends).ok()) return;
+  // Small messages leave at once; never hold up finalize for a peer that does not take them.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  bool done = false;
+  while (sends->Test(&done).ok() && !done && std::chrono::steady_clock::now() < deadline) {
+    bool progressed = false;
+    (void)backend_->Progress(&progressed);
+    std::this_thread::yield();
+  }
 }
 
 Status Engine::AdvanceNegotiation(bool* progressed) {

@@ -74,6 +74,11 @@ class Engine {
   Status AdvanceNeighborOps(bool* progressed);
   Status AdvanceNegotiation(bool* progressed);
   Status AdvanceWindowOps(bool* progressed);
+  // Fails the ops that wait on a rank that has left (bf_finalize): they cannot complete.
+  void FailOpsWaitingOnDeparted();
+  bool departed(int rank) const;
+  // Tells every other rank this one is leaving (best effort, bounded wait).
+  void AnnounceDeparture();
   void Finish(std::unique_ptr<Op> op, Status status);
   void WarnAboutStalls();
 
@@ -101,6 +106,8 @@ class Engine {
   std::vector<std::unique_ptr<Op>> active_;             // neighbor ops started, not finished
   std::vector<std::unique_ptr<Op>> window_ops_;         // window ops started, not finished
   std::unique_ptr<WindowService> window_service_;
+  std::vector<int> departed_;  // ranks that have announced bf_finalize
+  size_t departures_handled_ = 0;
   std::deque<std::unique_ptr<Op>> awaiting_order_;      // named mode: waiting for negotiation
   std::unique_ptr<NegotiationRound> round_;
   bool new_names_to_offer_ = false;

@@ -379,6 +379,11 @@ std::vector<int> WindowService::WaitingFor(const Op& op) const {
   return ranks;
 }
 
+void WindowService::Abandon(Op& op) {
+  if (!op.window_progress) return;
+  for (PeerTransfer& transfer : op.window_progress->transfers) requests_.erase(transfer.request);
+}
+
 // ----- Messages -----------------------------------------------------------------------------
 
 Status WindowService::Send(int peer, WindowMessage kind, const Window& window, uint64_t request,

@@ -3,7 +3,7 @@
 // (whose passive-target progress, TCP support and 16-bit float accumulates vary by MPI and by
 // transport), a put, accumulate, get or mutex request is a message to the peer's engine thread,
 // which applies it to its window and answers. Every rank's engine polls while a window exists,
-// and serves requests from inside blocking collectives too (Backend::SetWindowHandler), so a
+// and serves requests from inside blocking collectives too (Backend::SetUnsolicitedHandler), so a
 // peer's request waits at most one engine cycle whatever this rank's caller is doing.
 // Engine thread only.
 #pragma once
@@ -76,8 +76,10 @@ class WindowService {
   Status Advance();
   // The peers a stalled window op is still waiting for.
   std::vector<int> WaitingFor(const Op& op) const;
+  // Forgets an op that will never be polled again (a peer it waits for has left).
+  void Abandon(Op& op);
 
-  // Every window protocol message arriving at this rank (Backend::SetWindowHandler).
+  // Every window protocol message arriving at this rank (Backend::SetUnsolicitedHandler).
   void Handle(std::unique_ptr<ReceivedMessage> message);
 
  private:

@@ -108,7 +108,7 @@ Status Mailbox::Arrived(Arriving arrived) {
       payload.header = header;
       payload.header.fused_count = 0;
       payload.buffer = pool_->Acquire(bytes);
-      if (header.is_window_message()) {
+      if (header.is_unsolicited()) {
         payload.inbox_seq = next_inbox_seq_++;
         inbox_.push_back({payload.inbox_seq, arrived.source, nullptr});
       }
@@ -135,7 +135,7 @@ void Mailbox::File(int source, PooledBuffer buffer) {
   auto storage = std::make_shared<SharedBuffer>();
   storage->buffer = std::move(buffer);
   storage->pool = pool_;
-  if (header.is_window_message()) {
+  if (header.is_unsolicited()) {
     inbox_.push_back({next_inbox_seq_++, source,
                       std::make_unique<FiledMessage<SharedBuffer>>(
                           source, header, std::move(storage), sizeof(WireHeader),
@@ -203,11 +203,11 @@ Status Mailbox::Pump(bool* progressed, bool* transferring) {
     *progressed = true;
   }
   *transferring = !arriving_.empty();
-  if (!inbox_.empty() && window_handler_ && DeliverWindowMessages()) *progressed = true;
+  if (!inbox_.empty() && unsolicited_handler_ && DeliverUnsolicited()) *progressed = true;
   return Status::Ok();
 }
 
-bool Mailbox::DeliverWindowMessages() {
+bool Mailbox::DeliverUnsolicited() {
   bool delivered = false;
   std::vector<int> held_back;  // senders with a message still arriving ahead of the rest
   for (size_t i = 0; i < inbox_.size();) {
@@ -221,7 +221,7 @@ bool Mailbox::DeliverWindowMessages() {
     }
     std::unique_ptr<ReceivedMessage> message = std::move(entry.message);
     inbox_.erase(inbox_.begin() + static_cast<std::ptrdiff_t>(i));
-    window_handler_(std::move(message));
+    unsolicited_handler_(std::move(message));
     delivered = true;
   }
   return delivered;

@@ -29,8 +29,8 @@ class Mailbox {
   // arrived or completed; *transferring: a receive is still moving bytes.
   Status Pump(bool* progressed, bool* transferring);
   std::unique_ptr<ReceivedMessage> Take(int source, uint64_t name_hash);
-  // Window protocol messages are not filed but handed to `handler` by Pump, in order per sender.
-  void SetWindowHandler(Backend::WindowHandler handler) { window_handler_ = std::move(handler); }
+  // Unsolicited messages are not filed but handed to `handler` by Pump, in order per sender.
+  void SetUnsolicitedHandler(Backend::UnsolicitedHandler handler) { unsolicited_handler_ = std::move(handler); }
 
   // Posts `sends` (header + payload as one message each).
   Status Send(std::span<const Outgoing> sends, std::unique_ptr<PendingSends>* out);
@@ -59,14 +59,14 @@ class Mailbox {
     size_t payload_bytes = 0;
   };
   void File(int source, PooledBuffer buffer);
-  // Window messages wait here in arrival order; one whose payload is still arriving holds back
+  // Unsolicited messages wait here in arrival order; one whose payload is still arriving holds back
   // the later messages of its sender (a mutex release must not overtake the put before it).
   struct InboxEntry {
     uint64_t seq = 0;
     int source = -1;
     std::unique_ptr<ReceivedMessage> message;  // null until the payload has arrived
   };
-  bool DeliverWindowMessages();  // true if it handed any over
+  bool DeliverUnsolicited();  // true if it handed any over
 
   MPI_Comm comm_;
   int tag_;
@@ -76,7 +76,7 @@ class Mailbox {
   std::map<std::pair<int, uint64_t>, std::deque<Filed>> filed_;
   std::deque<InboxEntry> inbox_;
   uint64_t next_inbox_seq_ = 1;
-  Backend::WindowHandler window_handler_;
+  Backend::UnsolicitedHandler unsolicited_handler_;
 };
 
 }  // namespace bluefog

@@ -240,8 +240,8 @@ Status MpiBackend::StartSends(std::span<const Outgoing> sends,
   return mailbox_->Send(sends, out);
 }
 
-void MpiBackend::SetWindowHandler(WindowHandler handler) {
-  mailbox_->SetWindowHandler(std::move(handler));
+void MpiBackend::SetUnsolicitedHandler(UnsolicitedHandler handler) {
+  mailbox_->SetUnsolicitedHandler(std::move(handler));
 }
 
 Status MpiBackend::Progress(bool* progressed) {

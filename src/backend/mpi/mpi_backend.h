@@ -54,7 +54,7 @@ class MpiBackend final : public Backend {
   Status StartNegotiation(const std::vector<uint64_t>& names,
                           std::unique_ptr<NegotiationRound>* out) override;
   Status NegotiationRequested(bool* requested) override;
-  void SetWindowHandler(WindowHandler handler) override;
+  void SetUnsolicitedHandler(UnsolicitedHandler handler) override;
   // True while a received message is still moving bytes (polling loops keep yielding then).
   bool transferring() const { return transferring_; }
 
