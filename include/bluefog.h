@@ -472,7 +472,10 @@ typedef struct bf_win_update_args {
 /* result = self_weight * tensor + sum_r weight[r] * buffer[r], in the tensor's precision;
  * versions of the buffers read drop to 0. out == NULL: the result replaces the window's tensor;
  * otherwise it goes to `out` (same dtype and shape) and the window's tensor is untouched
- * (BlueFog's clone=True). Integer windows allow only weights of 1.0. Local to this rank. */
+ * (BlueFog's clone=True). Integer windows allow only weights of 1.0 (self_weight included), so
+ * they add. Local to this rank. A peer's get copies this rank's tensor whenever its engine serves
+ * the request: writes by the caller to the tensor are not ordered against peers' gets unless the
+ * program orders them (a barrier, or only puts and accumulates on that window). */
 BF_API bf_status bf_win_update(const char *name, const bf_win_update_args *args, DLTensor *out);
 /* tensor += sum of every buffer, then the buffers are zeroed: the push-sum collect step. */
 BF_API bf_status bf_win_update_then_collect(const char *name, int require_mutex);

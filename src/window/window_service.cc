@@ -67,7 +67,11 @@ Status WindowService::Create(Op& op) {
   Status added = registry_.Add(window);
   // No rank may return (and put to a peer) before every rank has registered the window.
   int64_t failed = added.ok() ? 0 : 1;
-  BF_RETURN_IF_ERROR(backend_.AllreduceMax(&failed, 1, Group::kWorld));
+  Status synced = backend_.AllreduceMax(&failed, 1, Group::kWorld);
+  if (!synced.ok()) {
+    if (added.ok()) registry_.Remove(window->name);  // a failed create leaves no window behind
+    return synced;
+  }
   if (!added.ok()) return Status(added.code(), added.message() + " on rank " +
                                                    std::to_string(rank_));
   if (failed != 0) {
