@@ -27,6 +27,7 @@ include("topology.jl")
 include("context.jl")
 include("handles.jl")
 include("operations.jl")
+include("windows.jl")
 
 export BlueFogError, Context, Topology, Handle
 export world_size, local_rank, local_size, machine_rank, machine_size, is_homogeneous,
@@ -44,5 +45,9 @@ export allreduce, allreduce!, allreduce_async!, bcast, bcast!, bcast_async!, all
        hierarchical_neighbor_allreduce!, hierarchical_neighbor_allreduce_async!,
        neighbor_allgather, neighbor_allgather_async, pair_gossip, pair_gossip!,
        pair_gossip_async!
+export Window, win_create!, win_free!, win_names, win_put!, win_put_async!, win_accumulate!,
+       win_accumulate_async!, win_get!, win_get_async!, win_update!, win_update,
+       win_update_then_collect!, win_mutex, win_mutex_acquire, win_mutex_release, win_versions,
+       win_associated_p, set_win_associated_p!, get_win_associated_p
 
 end  # module BlueFog

@@ -127,6 +127,28 @@ struct bf_neighbor_args
     check_topology::Cint
 end
 
+struct bf_win_op_args
+    struct_size::Csize_t
+    has_self_weight::Cint
+    self_weight::Cdouble
+    has_ranks::Cint
+    count::Cint
+    ranks::Ptr{Cint}
+    weights::Ptr{Cdouble}
+    require_mutex::Cint
+end
+
+struct bf_win_update_args
+    struct_size::Csize_t
+    has_weights::Cint
+    self_weight::Cdouble
+    count::Cint
+    ranks::Ptr{Cint}
+    weights::Ptr{Cdouble}
+    reset::Cint
+    require_mutex::Cint
+end
+
 # ----- functions, in the header's order -----
 
 bf_get_version() = ccall((:bf_get_version, libbluefog), Cint, ())
@@ -328,6 +350,58 @@ function bf_pair_gossip_async(in_, out_, peer_rank, self_weight, pair_weight, ar
           (Ptr{DLTensor}, Ptr{DLTensor}, Cint, Cdouble, Cdouble, Ptr{bf_op_args}, Ptr{bf_handle}),
           in_, out_, peer_rank, self_weight, pair_weight, args, handle)
 end
+
+bf_win_create(tensor, name, zero_init) =
+    ccall((:bf_win_create, libbluefog), bf_status,
+          (Ptr{DLTensor}, Cstring, Cint), tensor, name, zero_init)
+bf_win_free(name) = ccall((:bf_win_free, libbluefog), bf_status, (Cstring,), name)
+bf_win_names(buffer, capacity, needed) =
+    ccall((:bf_win_names, libbluefog), bf_status,
+          (Ptr{Cchar}, Csize_t, Ptr{Csize_t}), buffer, capacity, needed)
+bf_win_put(tensor, name, args) =
+    ccall((:bf_win_put, libbluefog), bf_status,
+          (Ptr{DLTensor}, Cstring, Ptr{bf_win_op_args}), tensor, name, args)
+function bf_win_put_async(tensor, name, args, handle)
+    ccall((:bf_win_put_async, libbluefog), bf_status,
+          (Ptr{DLTensor}, Cstring, Ptr{bf_win_op_args}, Ptr{bf_handle}),
+          tensor, name, args, handle)
+end
+bf_win_accumulate(tensor, name, args) =
+    ccall((:bf_win_accumulate, libbluefog), bf_status,
+          (Ptr{DLTensor}, Cstring, Ptr{bf_win_op_args}), tensor, name, args)
+function bf_win_accumulate_async(tensor, name, args, handle)
+    ccall((:bf_win_accumulate_async, libbluefog), bf_status,
+          (Ptr{DLTensor}, Cstring, Ptr{bf_win_op_args}, Ptr{bf_handle}),
+          tensor, name, args, handle)
+end
+bf_win_get(name, args) =
+    ccall((:bf_win_get, libbluefog), bf_status,
+          (Cstring, Ptr{bf_win_op_args}), name, args)
+bf_win_get_async(name, args, handle) =
+    ccall((:bf_win_get_async, libbluefog), bf_status,
+          (Cstring, Ptr{bf_win_op_args}, Ptr{bf_handle}), name, args, handle)
+bf_win_update(name, args, out_) =
+    ccall((:bf_win_update, libbluefog), bf_status,
+          (Cstring, Ptr{bf_win_update_args}, Ptr{DLTensor}), name, args, out_)
+bf_win_update_then_collect(name, require_mutex) =
+    ccall((:bf_win_update_then_collect, libbluefog), bf_status,
+          (Cstring, Cint), name, require_mutex)
+bf_win_mutex_acquire(name, ranks, count, for_self) =
+    ccall((:bf_win_mutex_acquire, libbluefog), bf_status,
+          (Cstring, Ptr{Cint}, Cint, Cint), name, ranks, count, for_self)
+bf_win_mutex_release(name, ranks, count, for_self) =
+    ccall((:bf_win_mutex_release, libbluefog), bf_status,
+          (Cstring, Ptr{Cint}, Cint, Cint), name, ranks, count, for_self)
+function bf_win_versions(name, ranks, versions, capacity, count)
+    ccall((:bf_win_versions, libbluefog), bf_status,
+          (Cstring, Ptr{Cint}, Ptr{Cint}, Cint, Ptr{Cint}), name, ranks, versions, capacity, count)
+end
+bf_win_associated_p(name, p) =
+    ccall((:bf_win_associated_p, libbluefog), bf_status, (Cstring, Ptr{Cdouble}), name, p)
+bf_set_win_associated_p(enabled) =
+    ccall((:bf_set_win_associated_p, libbluefog), bf_status, (Cint,), enabled)
+bf_get_win_associated_p(enabled) =
+    ccall((:bf_get_win_associated_p, libbluefog), bf_status, (Ptr{Cint},), enabled)
 
 bf_timeline_start_activity(name, activity) =
     ccall((:bf_timeline_start_activity, libbluefog), bf_status,

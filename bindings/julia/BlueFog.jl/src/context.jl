@@ -52,7 +52,9 @@ end
 function Base.close(ctx::Context)
     if ctx.open
         ctx.open = false
-        check(L.bf_finalize())
+        status = L.bf_finalize()  # frees the windows still open, collectively
+        empty!(WINDOW_ARRAYS)
+        check(status)
     end
     return nothing
 end

@@ -95,6 +95,60 @@ values(rank) = Float64[rank + 1, 10 * (rank + 1), -rank]
         end
     end
 
+    @testset "windows" begin
+        # Exponential-2: in-neighbors r - 2^i, out-neighbors r + 2^i (mod n, 2^i < n).
+        set_topology!(ExponentialTwoGraph(n))
+        hops = [2^i for i in 0:62 if 2^i < n]
+        sources = sort(unique(wrap.(r .- hops)))
+        dests = sort(unique(wrap.(r .+ hops)))
+        k = length(sources)
+        win = win_create!(values(r), "jl.win"; zero_init = true)
+        @test win_names() == ["jl.win"]
+        @test_throws BlueFogError set_topology!(RingGraph(n))  # windows pin the topology
+        win_put!(win; dst_weights = Dict(d => d + 1.0 for d in dests))
+        barrier()
+        @test win_versions(win) == [s => 1 for s in sources]
+        buffers = win_update(win; self_weight = 0.0, src_weights = Dict(s => 1.0 for s in sources))
+        @test buffers ≈ sum((r + 1) .* values(s) for s in sources)
+        @test win.array == values(r)
+        barrier()
+        wait(win_accumulate_async!(win))
+        win_accumulate!(win; self_weight = 0.5)
+        @test win.array ≈ 0.5 .* values(r)
+        barrier()
+        # Buffers: (r + 1) x_s from the put, plus x_s and x_s (accumulated before the scaling).
+        win_update_then_collect!(win)
+        @test win.array ≈ 0.5 .* values(r) .+ sum((r + 3) .* values(s) for s in sources)
+        barrier()
+        close(win)
+        @test win_names() == String[]
+
+        win = win_create!(values(r), "jl.get"; zero_init = true)
+        win_get!(win; src_weights = [first(sources)])
+        wait(win_get_async!(win; src_weights = Dict(s => 2.0 for s in sources[2:end])))
+        expected = (values(r) .+ values(first(sources)) .+
+                    sum((2.0 .* values(s) for s in sources[2:end]); init = zeros(3))) ./ (k + 1)
+        barrier()  # every get is served before any rank updates its array in place
+        win_mutex(win; ranks = sources, for_self = true) do
+            win_update!(win)
+        end
+        @test win.array ≈ expected
+        err = try
+            win_get!(win; src_weights = [r])
+        catch e
+            e
+        end
+        @test err isa BlueFogError && err.name == "BF_ERR_INVALID_ARGUMENT"
+        @test_throws BlueFogError win_create!(values(r), "jl.get")  # the name is taken
+        @test !get_win_associated_p()
+        set_win_associated_p!(true)
+        @test win_associated_p(win) == 1.0
+        set_win_associated_p!(false)
+        barrier()
+        win_free!(win)
+        @test_throws BlueFogError win_update!(win)
+    end
+
     @testset "timeline off" begin
         @test_throws BlueFogError timeline_activity(() -> nothing, "step", "compute")
     end

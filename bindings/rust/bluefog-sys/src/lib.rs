@@ -328,6 +328,85 @@ impl Default for bf_neighbor_args {
 }
 
 // ---------------------------------------------------------------------------------------------
+// One-sided windows.
+
+/// Arguments of `bf_win_put`, `bf_win_accumulate` and `bf_win_get`. `Default` is the zeroed
+/// struct with its size set, which means every neighbor, weight 1.0, no self weight.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct bf_win_op_args {
+    /// `size_of::<bf_win_op_args>()`.
+    pub struct_size: usize,
+    /// Put/accumulate only: nonzero scales the tensor by `self_weight` after sending.
+    pub has_self_weight: c_int,
+    /// Scaling of this rank's tensor after a put or accumulate.
+    pub self_weight: c_double,
+    /// Nonzero: `count`/`ranks`/`weights` are given; zero: every neighbor, weight 1.0.
+    pub has_ranks: c_int,
+    /// Number of entries of `ranks` (and `weights`).
+    pub count: c_int,
+    /// Destinations (put/accumulate; out-neighbors) or sources (get; in-neighbors).
+    pub ranks: *const c_int,
+    /// One weight per rank, or null for 1.0 each.
+    pub weights: *const c_double,
+    /// Nonzero: hold mutex (peer, this rank) at each peer while transferring.
+    pub require_mutex: c_int,
+}
+
+impl Default for bf_win_op_args {
+    fn default() -> Self {
+        bf_win_op_args {
+            struct_size: std::mem::size_of::<bf_win_op_args>(),
+            has_self_weight: 0,
+            self_weight: 0.0,
+            has_ranks: 0,
+            count: 0,
+            ranks: std::ptr::null(),
+            weights: std::ptr::null(),
+            require_mutex: 0,
+        }
+    }
+}
+
+/// Arguments of `bf_win_update`. `Default` is the zeroed struct with its size set: the
+/// topology's weights if it was set weighted, else uniform `1/(in-degree+1)`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct bf_win_update_args {
+    /// `size_of::<bf_win_update_args>()`.
+    pub struct_size: usize,
+    /// Nonzero: `self_weight` and `count`/`ranks`/`weights` are given.
+    pub has_weights: c_int,
+    /// Weight of the window's tensor.
+    pub self_weight: c_double,
+    /// Number of entries of `ranks` (and `weights`).
+    pub count: c_int,
+    /// In-neighbors whose buffers are combined.
+    pub ranks: *const c_int,
+    /// One weight per rank, or null for 1.0 each.
+    pub weights: *const c_double,
+    /// Nonzero: zero the buffers read (and their associated p) afterwards.
+    pub reset: c_int,
+    /// Nonzero: hold mutex (this rank, r) for every buffer r read.
+    pub require_mutex: c_int,
+}
+
+impl Default for bf_win_update_args {
+    fn default() -> Self {
+        bf_win_update_args {
+            struct_size: std::mem::size_of::<bf_win_update_args>(),
+            has_weights: 0,
+            self_weight: 0.0,
+            count: 0,
+            ranks: std::ptr::null(),
+            weights: std::ptr::null(),
+            reset: 0,
+            require_mutex: 0,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Functions, in the header's order. See bluefog.h for each one's contract.
 
 extern "C" {
@@ -573,6 +652,67 @@ extern "C" {
         args: *const bf_op_args,
         handle: *mut bf_handle,
     ) -> bf_status;
+
+    pub fn bf_win_create(tensor: *mut DLTensor, name: *const c_char, zero_init: c_int)
+        -> bf_status;
+    pub fn bf_win_free(name: *const c_char) -> bf_status;
+    pub fn bf_win_names(buffer: *mut c_char, capacity: usize, needed: *mut usize) -> bf_status;
+    pub fn bf_win_put(
+        tensor: *mut DLTensor,
+        name: *const c_char,
+        args: *const bf_win_op_args,
+    ) -> bf_status;
+    pub fn bf_win_put_async(
+        tensor: *mut DLTensor,
+        name: *const c_char,
+        args: *const bf_win_op_args,
+        handle: *mut bf_handle,
+    ) -> bf_status;
+    pub fn bf_win_accumulate(
+        tensor: *mut DLTensor,
+        name: *const c_char,
+        args: *const bf_win_op_args,
+    ) -> bf_status;
+    pub fn bf_win_accumulate_async(
+        tensor: *mut DLTensor,
+        name: *const c_char,
+        args: *const bf_win_op_args,
+        handle: *mut bf_handle,
+    ) -> bf_status;
+    pub fn bf_win_get(name: *const c_char, args: *const bf_win_op_args) -> bf_status;
+    pub fn bf_win_get_async(
+        name: *const c_char,
+        args: *const bf_win_op_args,
+        handle: *mut bf_handle,
+    ) -> bf_status;
+    pub fn bf_win_update(
+        name: *const c_char,
+        args: *const bf_win_update_args,
+        out: *mut DLTensor,
+    ) -> bf_status;
+    pub fn bf_win_update_then_collect(name: *const c_char, require_mutex: c_int) -> bf_status;
+    pub fn bf_win_mutex_acquire(
+        name: *const c_char,
+        ranks: *const c_int,
+        count: c_int,
+        for_self: c_int,
+    ) -> bf_status;
+    pub fn bf_win_mutex_release(
+        name: *const c_char,
+        ranks: *const c_int,
+        count: c_int,
+        for_self: c_int,
+    ) -> bf_status;
+    pub fn bf_win_versions(
+        name: *const c_char,
+        ranks: *mut c_int,
+        versions: *mut c_int,
+        capacity: c_int,
+        count: *mut c_int,
+    ) -> bf_status;
+    pub fn bf_win_associated_p(name: *const c_char, p: *mut c_double) -> bf_status;
+    pub fn bf_set_win_associated_p(enabled: c_int) -> bf_status;
+    pub fn bf_get_win_associated_p(enabled: *mut c_int) -> bf_status;
 
     pub fn bf_timeline_start_activity(name: *const c_char, activity: *const c_char) -> bf_status;
     pub fn bf_timeline_end_activity(name: *const c_char) -> bf_status;

@@ -352,6 +352,10 @@ fn struct_layouts_match_the_c_compiler() {
         bf_allreduce_args { struct_size, name, op, machine_local }
         bf_neighbor_args { struct_size, name, has_weights, self_weight, src_count, src_ranks,
             src_weights, dynamic, dst_count, dst_ranks, dst_weights, check_topology }
+        bf_win_op_args { struct_size, has_self_weight, self_weight, has_ranks, count, ranks,
+            weights, require_mutex }
+        bf_win_update_args { struct_size, has_weights, self_weight, count, ranks, weights, reset,
+            require_mutex }
     };
     // bf_* structs: fields as the header lists them; DLPack structs: the fields we declare.
     let mut fields: BTreeMap<String, Vec<String>> = header_structs();

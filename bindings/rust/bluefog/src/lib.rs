@@ -25,6 +25,8 @@
 //!   argument and the rank. A collective mismatch fails on every rank involved.
 //! * Operations are collective over the ranks they involve and must be issued in the same order on
 //!   each of them.
+//! * [`Window`] exposes a tensor it owns to one-sided puts, accumulates and gets by the
+//!   neighbors (BlueFog's `win_*` operations); creating and freeing it are collective.
 #![warn(missing_docs)]
 
 mod args;
@@ -35,6 +37,7 @@ mod pending;
 pub mod schedule;
 mod tensor;
 mod topology;
+mod window;
 
 pub use args::{AllreduceArgs, NeighborArgs, OpArgs, ReduceOp};
 pub use bluefog_sys as sys;
@@ -45,6 +48,7 @@ pub use pending::Pending;
 pub use schedule::SendRecv;
 pub use tensor::{Gathered, ManagedTensor};
 pub use topology::{Neighbor, RingStyle, Topology};
+pub use window::{WinOpArgs, WinUpdateArgs, Window, WindowLock};
 
 /// The version of the loaded library as `(major, minor, patch)`.
 pub fn version() -> (i32, i32, i32) {
