@@ -407,10 +407,13 @@ BF_API bf_status bf_pair_gossip_async(const DLTensor *in, DLTensor *out, int pee
  * in-neighbor since the last bf_win_update that read its buffer. Associated p (the push-sum
  * weight, 1.0 at creation) travels with puts and accumulates, scaled by the same weights, and is
  * combined by bf_win_update with the tensor's weights, while bf_set_win_associated_p is on.
+ * Puts and accumulates without require_mutex from one rank to one peer are applied in the order
+ * they were issued (with require_mutex, each waits for its grant first).
  */
 
 /* Creates the window `name` over `tensor`, collectively: every rank passes the same name, dtype
- * and shape. `tensor` is borrowed until bf_win_free: keep it alive and do not move it. Neighbor
+ * and shape. The tensor's data is borrowed until bf_win_free: keep it alive and do not move it
+ * (the DLTensor struct itself, shape included, is copied and may go). Neighbor
  * buffers start as copies of this rank's tensor (BlueFog's behavior), or zeros if zero_init.
  * BF_ERR_INVALID_ARGUMENT if a window of that name exists; BF_ERR_MISMATCH on every rank if the
  * ranks disagree. Float (16/32/64-bit) and int32/int64 dtypes; host memory. */
@@ -481,7 +484,8 @@ BF_API bf_status bf_win_update(const char *name, const bf_win_update_args *args,
 BF_API bf_status bf_win_update_then_collect(const char *name, int require_mutex);
 
 /* Acquires (blocking) the mutexes of window `name`: for_self == 0: mutex (r, this rank) at each
- * rank r; for_self != 0: this rank's mutex (this rank, r). ranks == NULL: the out-neighbors.
+ * rank r; for_self != 0: this rank's mutex (this rank, r). ranks == NULL: the out-neighbors
+ * (an empty list is a non-NULL ranks with count 0).
  * Mutexes are taken one at a time in ascending order, so lockers never deadlock each other. */
 BF_API bf_status bf_win_mutex_acquire(const char *name, const int *ranks, int count,
                                       int for_self);

@@ -14,6 +14,8 @@
 //    out as a "dltensor" capsule that NumPy, PyTorch and JAX import without copying.
 //  - Argument structs are given as a dict of their field names (None: all defaults); pointer +
 //    count fields are given as one list. Topologies are capsules freed by bf_topology_free.
+//    The window structs' has_* flags follow from the dict: has_self_weight (bf_win_op_args) and
+//    has_weights (bf_win_update_args) from "self_weight", has_ranks from "ranks".
 %module(package="bluefog", threads="1") _bluefog
 
 %{
@@ -288,6 +290,73 @@ int bfpy_neighbor_args(PyObject* dict, NeighborArgsStorage* s, bf_neighbor_args*
   return 0;
 }
 
+// Storage behind a bf_win_op_args / bf_win_update_args read from Python; lives until the call
+// returns (the library copies what an async operation keeps).
+struct WinOpArgsStorage {
+  bf_win_op_args args{};
+  std::vector<int> ranks;
+  std::vector<double> weights;
+};
+
+int bfpy_win_op_args(PyObject* dict, WinOpArgsStorage* s, bf_win_op_args** out) {
+  *out = nullptr;
+  if (dict == Py_None) return 0;
+  FieldReader r(dict, "bf_win_op_args");
+  if (r.Check({"self_weight", "ranks", "weights", "require_mutex"}) != 0) return -1;
+  bf_win_op_args& a = s->args;
+  a.struct_size = sizeof(bf_win_op_args);
+  bool ranks_given = false, weights_given = false;
+  if (r.Double("self_weight", &a.self_weight) || r.Int("require_mutex", &a.require_mutex) ||
+      r.List("ranks", &s->ranks, &ranks_given) || r.List("weights", &s->weights, &weights_given)) {
+    return -1;
+  }
+  if (weights_given && (!ranks_given || s->weights.size() != s->ranks.size())) {
+    PyErr_Format(PyExc_ValueError, "weights has %zu entries but ranks has %zu",
+                 s->weights.size(), s->ranks.size());
+    return -1;
+  }
+  a.has_self_weight = r.Get("self_weight") != nullptr;
+  a.has_ranks = ranks_given;
+  a.count = static_cast<int>(s->ranks.size());
+  a.ranks = s->ranks.data();
+  a.weights = weights_given ? s->weights.data() : nullptr;
+  *out = &a;
+  return 0;
+}
+
+struct WinUpdateArgsStorage {
+  bf_win_update_args args{};
+  std::vector<int> ranks;
+  std::vector<double> weights;
+};
+
+// Weights are given when "self_weight" is: then "ranks" (and "weights") name the buffers read.
+int bfpy_win_update_args(PyObject* dict, WinUpdateArgsStorage* s, bf_win_update_args** out) {
+  *out = nullptr;
+  if (dict == Py_None) return 0;
+  FieldReader r(dict, "bf_win_update_args");
+  if (r.Check({"self_weight", "ranks", "weights", "reset", "require_mutex"}) != 0) return -1;
+  bf_win_update_args& a = s->args;
+  a.struct_size = sizeof(bf_win_update_args);
+  bool ranks_given = false, weights_given = false;
+  if (r.Double("self_weight", &a.self_weight) || r.Int("reset", &a.reset) ||
+      r.Int("require_mutex", &a.require_mutex) || r.List("ranks", &s->ranks, &ranks_given) ||
+      r.List("weights", &s->weights, &weights_given)) {
+    return -1;
+  }
+  if (weights_given && (!ranks_given || s->weights.size() != s->ranks.size())) {
+    PyErr_Format(PyExc_ValueError, "weights has %zu entries but ranks has %zu",
+                 s->weights.size(), s->ranks.size());
+    return -1;
+  }
+  a.has_weights = r.Get("self_weight") != nullptr;
+  a.count = static_cast<int>(s->ranks.size());
+  a.ranks = s->ranks.data();
+  a.weights = weights_given ? s->weights.data() : nullptr;
+  *out = &a;
+  return 0;
+}
+
 // Capacity for schedule results: every list holds at most `size` ranks.
 int bfpy_capacity(const bf_topology* topology) { return bf_topology_size(topology); }
 int bfpy_capacity(int world_size) { return world_size; }
@@ -350,8 +419,8 @@ int bfpy_capacity(int world_size) { return world_size; }
   $result = SWIG_Python_AppendOutput($result, PyLong_FromUnsignedLongLong(*$1));
 }
 
-%apply int *OUTPUT { int *is_weighted, int *done };
-%apply double *OUTPUT { double *weight, double *rho };
+%apply int *OUTPUT { int *is_weighted, int *done, int *enabled };
+%apply double *OUTPUT { double *weight, double *rho, double *p };
 
 // ------------------------------------------------------------------------------------------------
 // Topologies: capsules owning a bf_topology (the capsule frees it; bf_topology_free is not bound).
@@ -381,10 +450,12 @@ int bfpy_capacity(int world_size) { return world_size; }
   $1 = doubles_given ? doubles_store.data() : nullptr;
 }
 
-// A rank list with its count (bf_infer_topology).
-%typemap(in) (const int *ranks, int count) (std::vector<int> ranks_in, bool ranks_given) {
+// A rank list with its count (bf_infer_topology, bf_win_mutex_acquire/release). None gives NULL
+// (the window mutexes then mean the out-neighbors); an empty list gives a non-NULL empty list.
+%typemap(in) (const int *ranks, int count)
+    (std::vector<int> ranks_in, bool ranks_given, int no_ranks = 0) {
   if (bfpy_numbers($input, "ranks", &ranks_in, &ranks_given) != 0) SWIG_fail;
-  $1 = ranks_in.data();
+  $1 = !ranks_given ? nullptr : ranks_in.empty() ? &no_ranks : ranks_in.data();
   $2 = static_cast<int>(ranks_in.size());
 }
 
@@ -454,6 +525,57 @@ int bfpy_capacity(int world_size) { return world_size; }
 %enddef
 BFPY_SCHEDULE_OUT(send_ranks, recv_ranks)
 BFPY_SCHEDULE_OUT(send_machines, recv_machines)
+
+// ------------------------------------------------------------------------------------------------
+// Windows.
+
+// bf_win_names: the names as one string ("a\nb\n"). The action asks for the size first, then
+// fills a buffer of that size (again if a window was created in between).
+%typemap(in, numinputs=0) (char *buffer, size_t capacity, size_t *needed)
+    (std::string names_store, size_t needed_store = 0) {
+  $1 = nullptr;
+  $2 = 0;
+  $3 = &needed_store;
+}
+%typemap(argout) (char *buffer, size_t capacity, size_t *needed) {
+  $result = SWIG_Python_AppendOutput(
+      $result, PyUnicode_FromString($1 != nullptr ? $1 : ""));
+}
+%feature("action") bf_win_names {
+  for (;;) {
+    result = bf_win_names(arg1, arg2, arg3);
+    if (result != BF_OK || (arg1 != nullptr && *arg3 <= arg2)) break;
+    names_store1.assign(*arg3 > 0 ? *arg3 : 1, '\0');
+    arg1 = &names_store1[0];
+    arg2 = names_store1.size();
+  }
+}
+
+// bf_win_versions: (ranks, versions) of the window's in-neighbors.
+%typemap(in, numinputs=0) (int *ranks, int *versions, int capacity, int *count)
+    (std::vector<int> ranks_store, std::vector<int> versions_store, int count_store = 0) {
+  const int n = bf_size() > 0 ? bf_size() : 0;
+  ranks_store.resize(static_cast<size_t>(n) + 1);
+  versions_store.resize(static_cast<size_t>(n) + 1);
+  $1 = ranks_store.data();
+  $2 = versions_store.data();
+  $3 = n;
+  $4 = &count_store;
+}
+%typemap(argout) (int *ranks, int *versions, int capacity, int *count) {
+  const int shown = *$4 < $3 ? *$4 : $3;
+  $result = SWIG_Python_AppendOutput(
+      $result, Py_BuildValue("(NN)", bfpy_list($1, shown), bfpy_list($2, shown)));
+}
+
+%typemap(in) const bf_win_op_args * (WinOpArgsStorage win_op_store) {
+  if (bfpy_win_op_args($input, &win_op_store, &$1) != 0) SWIG_fail;
+}
+%typemap(in) const bf_win_update_args * (WinUpdateArgsStorage win_update_store) {
+  if (bfpy_win_update_args($input, &win_update_store, &$1) != 0) SWIG_fail;
+}
+%ignore bf_win_op_args;
+%ignore bf_win_update_args;
 
 // ------------------------------------------------------------------------------------------------
 // Argument structs from dicts. The structs themselves get no Python classes.

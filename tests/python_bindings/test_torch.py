@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # bluefog.torch as a drop-in for BlueFog's PyTorch API: the exported names, argument checks with
 # BlueFog's exception types and messages, deprecated keywords, utilities, and the names whose
-# engine support is missing (NotImplementedError naming the feature).
+# engine support is missing (NotImplementedError naming the feature). Windows: test_windows.py.
 import warnings
 
 import numpy as np
@@ -11,6 +11,7 @@ import torch
 import bluefog
 import bluefog.torch as bf
 from bluefog.torch import mpi_ops
+from bluefog.torch import unavailable as mpi_ops_unavailable
 from conftest import rank_data, topology_matrix
 
 # bluefog-semantics.md §1.1: everything the original `bluefog.torch` exports.
@@ -55,12 +56,13 @@ def test_every_bluefog_name_is_exported():
     assert topology_util.ExponentialGraph is bf.ExponentialGraph
 
 
-@pytest.mark.parametrize("name", ["win_create", "neighbor_win_put", "win_update", "win_mutex",
-                                  "unified_mpi_window_model_supported", "suspend", "resume",
+@pytest.mark.parametrize("name", ["unified_mpi_window_model_supported", "suspend", "resume",
                                   "mpi_threads_supported"])
 def test_missing_engine_features_raise_not_implemented(name):
     with pytest.raises(NotImplementedError, match="BlueFog-C engine does not provide yet"):
         getattr(bf, name)(torch.ones(1), "w")
+    with pytest.raises(NotImplementedError, match="lock"):
+        mpi_ops_unavailable.win_lock("w")
 
 
 def test_basics():

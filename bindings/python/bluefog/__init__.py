@@ -40,6 +40,11 @@ from .topology_util import (ExponentialTwoGraph, ExponentialGraph, SymmetricExpo
                             GetInnerOuterExpo2DynamicSendRecvRanks, spectral_gap,
                             schedule_one_peer, schedule_exp2_machine, schedule_inner_outer_ring,
                             schedule_inner_outer_exp2)
+from .windows import (win_create, win_free, win_put, win_put_nonblocking, win_accumulate,
+                      win_accumulate_nonblocking, win_get, win_get_nonblocking, win_update,
+                      win_update_then_collect, win_wait, win_poll, win_mutex, get_win_version,
+                      win_associated_p, turn_on_win_ops_with_associated_p,
+                      turn_off_win_ops_with_associated_p, get_current_created_window_names)
 from .timeline import timeline_start_activity, timeline_end_activity, timeline_context
 from .topology_infer import InferSourceFromDestinationRanks, InferDestinationFromSourceRanks
 

@@ -116,7 +116,7 @@ def shutdown() -> None:
     """Stops BlueFog: queued operations finish first, then MPI is finalized if BlueFog
     initialized it. Does nothing when BlueFog is not running (so it is safe at exit)."""
     global _topology, _machine_topology
-    from . import ops  # noqa: PLC0415 (ops imports this module)
+    from . import ops, windows  # noqa: PLC0415 (they import this module)
 
     with _lock:
         if not lib.bf_initialized():
@@ -125,6 +125,7 @@ def shutdown() -> None:
         _topology = None
         _machine_topology = None
         ops.forget_pending()
+        windows.forget_windows()
 
 
 def is_initialized() -> bool:

@@ -49,7 +49,9 @@ _lock = threading.Lock()
 _pending: Dict[int, _Pending] = {}
 
 
-def _launch(start: Callable[[], int], keep: tuple, finish: Callable[[], Any]) -> int:
+def launch(start: Callable[[], int], keep: tuple, finish: Callable[[], Any]) -> int:
+    """Starts an operation (``start`` returns its handle) and records what ``synchronize``
+    needs: the objects the engine may still touch and the function building the result."""
     handle = int(start())
     with _lock:
         _pending[handle] = _Pending(keep, finish)
@@ -60,6 +62,12 @@ def forget_pending() -> None:
     """Drops the records of unsynchronized handles (after shutdown, which drained them)."""
     with _lock:
         _pending.clear()
+
+
+def is_pending(handle: int) -> bool:
+    """True if ``handle`` is an operation of this module not synchronized yet."""
+    with _lock:
+        return handle in _pending
 
 
 def poll(handle: int) -> bool:
@@ -140,7 +148,7 @@ def _allreduce_args(average: bool, is_hierarchical_local: bool, name: Optional[s
 def _allreduce_start(ops: _Operands, average: bool, is_hierarchical_local: bool,
                      name: Optional[str]) -> int:
     args = _allreduce_args(average, is_hierarchical_local, name)
-    return _launch(lambda: lib.bf_allreduce_async(ops.cin, ops.cout, args), ops.keep(),
+    return launch(lambda: lib.bf_allreduce_async(ops.cin, ops.cout, args), ops.keep(),
                    ops.result)
 
 
@@ -175,7 +183,7 @@ def allreduce_(tensor: Any, average: bool = True, is_hierarchical_local: bool = 
 
 def _broadcast_start(ops: _Operands, root_rank: int, name: Optional[str]) -> int:
     args = _op_args(name)
-    return _launch(lambda: lib.bf_broadcast_async(ops.cin, ops.cout, int(root_rank), args),
+    return launch(lambda: lib.bf_broadcast_async(ops.cin, ops.cout, int(root_rank), args),
                    ops.keep(), ops.result)
 
 
@@ -212,7 +220,7 @@ def _gather_start(tensor: Any, call: Callable[[Any, Any], int]) -> int:
     def finish() -> Any:
         return adapter.from_capsule(lib.managed_slot_take(slot))
 
-    return _launch(lambda: call(capsule, slot), (tensor, x, capsule, slot), finish)
+    return launch(lambda: call(capsule, slot), (tensor, x, capsule, slot), finish)
 
 
 def allgather_nonblocking(tensor: Any, name: Optional[str] = None) -> int:
@@ -298,7 +306,7 @@ def neighbor_args(self_weight: Optional[float], src_weights: Optional[Weights],
 
 
 def _neighbor_allreduce_start(ops: _Operands, args: dict) -> int:
-    return _launch(lambda: lib.bf_neighbor_allreduce_async(ops.cin, ops.cout, args), ops.keep(),
+    return launch(lambda: lib.bf_neighbor_allreduce_async(ops.cin, ops.cout, args), ops.keep(),
                    ops.result)
 
 
@@ -370,7 +378,7 @@ def hierarchical_args(self_weight: Optional[float], src_machine_weights: Optiona
 
 
 def _hierarchical_start(ops: _Operands, args: dict) -> int:
-    return _launch(lambda: lib.bf_hierarchical_neighbor_allreduce_async(ops.cin, ops.cout, args),
+    return launch(lambda: lib.bf_hierarchical_neighbor_allreduce_async(ops.cin, ops.cout, args),
                    ops.keep(), ops.result)
 
 
@@ -437,7 +445,7 @@ def _pair_gossip_start(ops: _Operands, target_rank: int, self_weight: Optional[f
                        pair_weight: Optional[float], name: Optional[str]) -> int:
     weights = _pair_weights(self_weight, pair_weight)
     args = _op_args(name)
-    return _launch(
+    return launch(
         lambda: lib.bf_pair_gossip_async(ops.cin, ops.cout, int(target_rank), *weights, args),
         ops.keep(), ops.result)
 
@@ -474,7 +482,7 @@ def pair_gossip_(tensor: Any, target_rank: int, self_weight: Optional[float] = N
 
 def barrier_nonblocking() -> int:
     """Starts a barrier; ``synchronize`` returns None once every rank has entered it."""
-    return _launch(lib.bf_barrier_async, (), lambda: None)
+    return launch(lib.bf_barrier_async, (), lambda: None)
 
 
 def barrier() -> None:

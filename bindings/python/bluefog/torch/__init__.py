@@ -4,9 +4,10 @@ BlueFog-C engine: the same names, arguments, defaults and errors.
 
 Differences, on purpose: no operation modifies its input unless asked to (in place); partial
 ``src_weights`` pair each weight with its own rank; changing only a topology's weighted flag
-takes effect; ``broadcast_optimizer_state`` handles None-valued options. Names whose engine
-support does not exist yet (one-side windows, ``suspend``/``resume``, the MPI thread-level
-query) are present and raise NotImplementedError saying what is missing.
+takes effect; ``broadcast_optimizer_state`` handles None-valued options; the push-sum and
+pull-get optimizers are exported. Names whose engine support does not exist yet (``win_lock``,
+``suspend``/``resume``, the MPI thread-level and window-model queries) are present and raise
+NotImplementedError saying what is missing.
 """
 from __future__ import annotations
 
@@ -38,18 +39,18 @@ from .optimizers import (CommunicationType, DistributedAdaptThenCombineOptimizer
                          DistributedAdaptWithCombineOptimizer,
                          DistributedGradientAllreduceOptimizer, DistributedWinPutOptimizer,
                          DistributedAllreduceOptimizer, DistributedNeighborAllreduceOptimizer,
-                         DistributedHierarchicalNeighborAllreduceOptimizer)
+                         DistributedHierarchicalNeighborAllreduceOptimizer,
+                         DistributedPushSumOptimizer, DistributedPullGetOptimizer)
 from .topology_util import InferSourceFromDestinationRanks, InferDestinationFromSourceRanks
-from .unavailable import (win_create, win_free, win_update, win_update_then_collect,
-                          neighbor_win_put, neighbor_win_put_nonblocking, neighbor_win_get,
-                          neighbor_win_get_nonblocking, neighbor_win_accumulate,
-                          neighbor_win_accumulate_nonblocking, win_put, win_put_nonblocking,
-                          win_get, win_get_nonblocking, win_accumulate,
-                          win_accumulate_nonblocking, win_wait, win_poll, win_mutex,
-                          get_win_version, get_current_created_window_names, win_associated_p,
-                          turn_on_win_ops_with_associated_p, turn_off_win_ops_with_associated_p,
-                          unified_mpi_window_model_supported, mpi_threads_supported, suspend,
+from .unavailable import (unified_mpi_window_model_supported, mpi_threads_supported, suspend,
                           resume)
+from .win_ops import (win_create, win_free, win_update, win_update_then_collect, neighbor_win_put,
+                      neighbor_win_put_nonblocking, neighbor_win_get, neighbor_win_get_nonblocking,
+                      neighbor_win_accumulate, neighbor_win_accumulate_nonblocking, win_put,
+                      win_put_nonblocking, win_get, win_get_nonblocking, win_accumulate,
+                      win_accumulate_nonblocking, win_wait, win_poll, win_mutex, get_win_version,
+                      get_current_created_window_names, win_associated_p,
+                      turn_on_win_ops_with_associated_p, turn_off_win_ops_with_associated_p)
 from .utility import broadcast_parameters, allreduce_parameters, broadcast_optimizer_state
 
 logger = logging.getLogger("bluefog")

@@ -14,14 +14,19 @@ computation, and finished in ``step()``:
   starts; ``step()`` installs the results.
 * ``DistributedGradientAllreduceOptimizer``: gradients are averaged (Horovod style).
 
-``num_steps_per_communication`` (J) communicates every J-th forward (AWC) or backward (ATC,
-gradient allreduce) pass, for local gradient accumulation or local SGD. The weights
-(``self_weight``, ``src_weights``, ``dst_weights``), ``enable_topo_check`` and
-``communication_type`` are attributes read each time communication starts, so dynamic
-topologies are set between iterations.
+* Window optimizers (``DistributedWinPutOptimizer``, ``DistributedPullGetOptimizer``,
+  ``DistributedPushSumOptimizer``): every parameter is a one-sided window. After the forward
+  pass, each parameter is put to (accumulated into, for push-sum) the out-neighbors' buffers, or
+  fetched from the in-neighbors' windows (pull-get), with no matching call on the peers;
+  ``step()`` waits for this rank's transfers, combines the parameter with its buffers, then
+  applies the local update computed at the pre-combine point (as AWC). Windows are collective
+  to create and free: ``unregister_window()`` frees them (all ranks together).
 
-The window-based optimizers (win_put, push-sum, pull-get) need one-sided windows, which
-BlueFog-C does not have yet; they raise NotImplementedError.
+``num_steps_per_communication`` (J) communicates every J-th forward (AWC, window optimizers) or
+backward (ATC, gradient allreduce) pass, for local gradient accumulation or local SGD. The
+weights (``self_weight``, ``src_weights``, ``dst_weights``), ``enable_topo_check``,
+``communication_type`` and ``force_barrier`` are attributes read each time communication starts
+or finishes, so dynamic topologies are set between iterations.
 """
 from __future__ import annotations
 
@@ -33,7 +38,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Unio
 import torch
 
 from .. import basics
-from . import mpi_ops
+from . import mpi_ops, win_ops
 
 __all__ = [
     "CommunicationType", "DistributedAdaptThenCombineOptimizer",
@@ -57,12 +62,6 @@ class CommunicationType(enum.Enum):
     hierarchical_neighbor_allreduce = "hierarchical.neighbor.allreduce"
     allreduce = "allreduce"
     empty = "empty"
-
-
-def _windows_unavailable(name: str) -> NotImplementedError:
-    return NotImplementedError(
-        f"bluefog.torch.{name} needs one-sided window operations (bf_win_create, bf_win_put, "
-        "bf_win_accumulate, bf_win_update, ...), which the BlueFog-C engine does not provide yet")
 
 
 def _named_parameters(model: Model) -> List[tuple]:
@@ -233,13 +232,11 @@ class _CombineMixin(_Distributed):
                 p.data.copy_(mpi_ops.synchronize(handle))
 
 
-class _DistributedReduceOptimizer(_CombineMixin):
-    """AWC: communication of each parameter starts right after its module's forward pass."""
+class _ForwardTriggered(_Distributed):
+    """Communication of each parameter starts right after its module's J-th forward pass in
+    training mode (``self._launch(p)``); ``step()`` finishes it, then runs the local update."""
 
-    def _bluefog_init(self, model: Model, communication_type: CommunicationType,
-                      num_steps_per_communication: int) -> None:
-        self._bluefog_setup(model, num_steps_per_communication)
-        self._combine_setup(communication_type)
+    def _forward_setup(self) -> None:
         # Forward passes per model (training mode) and, per parameter, the pass that launched it.
         self._forward_passes = [0] * len(self._models)
         self._launched_pass: Dict[torch.Tensor, int] = {}
@@ -283,12 +280,68 @@ class _DistributedReduceOptimizer(_CombineMixin):
 
         return hook
 
+    def _launch(self, p: torch.Tensor) -> None:
+        raise NotImplementedError
+
     def step(self, closure: Optional[Callable[[], Any]] = None) -> Any:
         if self._handles and self._late_forward:
             warnings.warn(_UNEXPECTED)
         self._late_forward = False
         self._step_synchronize()
         return self._bluefog_base_step(closure)
+
+
+class _DistributedReduceOptimizer(_CombineMixin, _ForwardTriggered):
+    """AWC: communication of each parameter starts right after its module's forward pass."""
+
+    def _bluefog_init(self, model: Model, communication_type: CommunicationType,
+                      num_steps_per_communication: int) -> None:
+        self._bluefog_setup(model, num_steps_per_communication)
+        self._combine_setup(communication_type)
+        self._forward_setup()
+
+
+class _WindowMixin(_ForwardTriggered):
+    """One window per parameter (named ``window_prefix`` + the parameter's name), created with
+    the optimizer and freed by ``unregister_window()``."""
+
+    def _window_setup(self, window_prefix: Optional[str]) -> None:
+        self._window_prefix = window_prefix or ""
+        self._window_names: Dict[torch.Tensor, str] = {}
+        self.force_barrier = False
+
+    def _window_name(self, p: torch.Tensor) -> str:
+        return self._window_prefix + self._parameter_names[p]
+
+    def _register_windows(self, window_of: Callable[[torch.Tensor], torch.Tensor],
+                          zero_init: bool = False) -> None:
+        """Creates the window ``window_of(p)`` of every parameter that requires grad."""
+        for p in self._parameters():
+            if not p.requires_grad or p in self._window_names:
+                continue
+            name = self._window_name(p)
+            if not win_ops.win_create(window_of(p), name, zero_init=zero_init):
+                raise ValueError(f"Cannot allocate MPI window for the parameter {name}")
+            self._window_names[p] = name
+
+    def unregister_window(self) -> None:
+        """Frees this optimizer's windows (collective: every rank calls it) after this rank's
+        transfers in flight; the optimizer only steps locally afterwards."""
+        self._wait_transfers()
+        self._remove_hooks()
+        names, self._window_names = self._window_names, {}
+        for name in names.values():
+            win_ops.win_free(name)
+
+    def _wait_transfers(self) -> List[torch.Tensor]:
+        """Waits for this rank's transfers in flight (then, with ``force_barrier``, for every
+        rank's) and returns their parameters."""
+        handles, self._handles = self._handles, {}
+        for handle in handles.values():
+            win_ops.win_wait(handle)
+        if handles and self.force_barrier:
+            mpi_ops.barrier()
+        return list(handles)
 
 
 class _DistributedAdaptThenCombineOptimizer(_CombineMixin):
@@ -452,22 +505,119 @@ DistributedHierarchicalNeighborAllreduceOptimizer = _deprecated(
     CommunicationType.hierarchical_neighbor_allreduce)
 
 
+class _DistributedWinOptimizer(_WindowMixin):
+    """Win-put (push) or pull-get: after the forward pass each parameter is put to the
+    out-neighbors' buffers (``dst_weights``) or fetched from the in-neighbors' windows
+    (``src_weights``); ``step()`` sets it to ``win_update``'s combination (the topology's
+    default weights), then steps locally."""
+
+    def _bluefog_init(self, model: Model, num_steps_per_communication: int,
+                      window_prefix: Optional[str], pull_style: bool) -> None:
+        self._bluefog_setup(model, num_steps_per_communication)
+        self._window_setup(window_prefix)
+        self._pull_style = pull_style
+        self.dst_weights: Union[Dict[int, float], List[int], None] = None
+        self.src_weights: Optional[Dict[int, float]] = None
+        if basics.size() > 1:
+            self._register_windows(lambda p: p.data)
+        self._forward_setup()
+
+    def _launch(self, p: torch.Tensor) -> None:
+        name = self._window_names.get(p)
+        if name is None:  # a model parameter this optimizer does not train
+            return
+        if self._pull_style:
+            handle = win_ops.neighbor_win_get_nonblocking(name, src_weights=self.src_weights,
+                                                          require_mutex=True)
+        else:
+            handle = win_ops.neighbor_win_put_nonblocking(p.data, name,
+                                                          dst_weights=self.dst_weights,
+                                                          require_mutex=False)
+        self._handles[p] = handle
+
+    def _bluefog_synchronize(self) -> None:
+        with torch.no_grad():
+            for p in self._wait_transfers():
+                win_ops.win_update(self._window_names[p], require_mutex=True)  # writes p
+
+
+class _DistributedPushSumOptimizer(_WindowMixin):
+    """Push-sum (gradient push): each parameter's window holds ``[w * x, w]`` (``w`` the push-sum
+    weight, 1 at the start). After the forward pass, ``dst_weights[d] * [w x, w]`` is accumulated
+    into each out-neighbor's buffer and this rank keeps ``self_weight * [w x, w]`` (default: equal
+    shares ``1/(out-degree+1)``, which keep the total weight); ``step()`` adds the received
+    shares (``win_update_then_collect``), sets ``x`` to the de-biased ``(w x) / w``, then steps
+    locally. The windows are named by the full parameter names (BlueFog stored them under the
+    leaf module's name and read them under the full one)."""
+
+    def _bluefog_init(self, model: Model, num_steps_per_communication: int,
+                      window_prefix: Optional[str]) -> None:
+        self._bluefog_setup(model, num_steps_per_communication)
+        self._window_setup(window_prefix)
+        share = 1.0 / (len(basics.out_neighbor_ranks()) + 1)
+        self.self_weight = share
+        self.dst_weights: Union[Dict[int, float], List[int], None] = {
+            r: share for r in basics.out_neighbor_ranks()}
+        self.force_barrier = True
+        self._extended: Dict[torch.Tensor, torch.Tensor] = {}
+        if basics.size() > 1:
+            self._register_windows(self._extend, zero_init=True)
+        self._forward_setup()
+
+    def _extend(self, p: torch.Tensor) -> torch.Tensor:
+        extended = torch.cat([p.detach().reshape(-1), p.detach().new_ones(1)])
+        self._extended[p] = extended
+        return extended
+
+    def _launch(self, p: torch.Tensor) -> None:
+        extended = self._extended.get(p)
+        if extended is None or p not in self._window_names:  # not trained by this optimizer
+            return
+        with torch.no_grad():
+            # The local update changed x since the last collect: w x is rebuilt from it.
+            extended[:-1].copy_(p.detach().reshape(-1)).mul_(extended[-1])
+        self._handles[p] = win_ops.neighbor_win_accumulate_nonblocking(
+            extended, self._window_names[p], self_weight=self.self_weight,
+            dst_weights=self.dst_weights, require_mutex=True)
+
+    def _bluefog_synchronize(self) -> None:
+        with torch.no_grad():
+            for p in self._wait_transfers():
+                extended = win_ops.win_update_then_collect(self._window_names[p])
+                p.copy_((extended[:-1] / extended[-1]).reshape(p.shape))
+
+
 def DistributedWinPutOptimizer(optimizer: torch.optim.Optimizer,  # pylint: disable=invalid-name
                                model: Model, num_steps_per_communication: int = 1,
                                window_prefix: Optional[str] = None) -> torch.optim.Optimizer:
-    """Not available yet: needs one-sided windows in the engine."""
-    raise _windows_unavailable("DistributedWinPutOptimizer")
-
-
-def DistributedPushSumOptimizer(optimizer: torch.optim.Optimizer,  # pylint: disable=invalid-name
-                                model: Model,
-                                num_steps_per_communication: int = 1) -> torch.optim.Optimizer:
-    """Not available yet: needs one-sided windows in the engine."""
-    raise _windows_unavailable("DistributedPushSumOptimizer")
+    """Asynchronous push: after the forward pass each parameter is put into its out-neighbors'
+    window buffers (``dst_weights``, default every out-neighbor with weight 1); ``step()`` sets
+    it to ``win_update``'s combination with the latest values received, then steps locally.
+    Windows are named ``window_prefix`` + parameter name; ``force_barrier`` makes ``step()``
+    wait for every rank's puts. Free the windows with ``unregister_window()`` (collective)."""
+    distributed = _distributed(_DistributedWinOptimizer, optimizer)
+    distributed._bluefog_init(model, num_steps_per_communication, window_prefix,
+                              pull_style=False)
+    return distributed
 
 
 def DistributedPullGetOptimizer(optimizer: torch.optim.Optimizer,  # pylint: disable=invalid-name
-                                model: Model,
-                                num_steps_per_communication: int = 1) -> torch.optim.Optimizer:
-    """Not available yet: needs one-sided windows in the engine."""
-    raise _windows_unavailable("DistributedPullGetOptimizer")
+                                model: Model, num_steps_per_communication: int = 1,
+                                window_prefix: Optional[str] = None) -> torch.optim.Optimizer:
+    """Asynchronous pull: after the forward pass each parameter fetches its in-neighbors' current
+    values (``src_weights``, default weight 1 each) into its window buffers; ``step()`` combines
+    them as ``DistributedWinPutOptimizer`` does. Free with ``unregister_window()``."""
+    distributed = _distributed(_DistributedWinOptimizer, optimizer)
+    distributed._bluefog_init(model, num_steps_per_communication, window_prefix, pull_style=True)
+    return distributed
+
+
+def DistributedPushSumOptimizer(optimizer: torch.optim.Optimizer,  # pylint: disable=invalid-name
+                                model: Model, num_steps_per_communication: int = 1,
+                                window_prefix: Optional[str] = None) -> torch.optim.Optimizer:
+    """Push-sum (gradient push) over one-sided accumulates; works on directed topologies with
+    column-stochastic shares. Knobs: ``self_weight`` and ``dst_weights`` (default equal shares
+    ``1/(out-degree+1)``), ``force_barrier`` (default True). Free with ``unregister_window()``."""
+    distributed = _distributed(_DistributedPushSumOptimizer, optimizer)
+    distributed._bluefog_init(model, num_steps_per_communication, window_prefix)
+    return distributed
