@@ -408,7 +408,10 @@ BF_API bf_status bf_pair_gossip_async(const DLTensor *in, DLTensor *out, int pee
  * weight, 1.0 at creation) travels with puts and accumulates, scaled by the same weights, and is
  * combined by bf_win_update with the tensor's weights, while bf_set_win_associated_p is on.
  * Puts and accumulates without require_mutex from one rank to one peer are applied in the order
- * they were issued (with require_mutex, each waits for its grant first).
+ * they were issued (with require_mutex, each waits for its grant first). A blocking put,
+ * accumulate or get returns (and an async one completes) once the data is in place at its
+ * destination. Neighbor p-slots start at 0; a clone update (out != NULL) leaves p unchanged.
+ * Integer windows take only weights of 1.0, in transfers and updates alike.
  */
 
 /* Creates the window `name` over `tensor`, collectively: every rank passes the same name, dtype
@@ -422,7 +425,8 @@ BF_API bf_status bf_win_create(DLTensor *tensor, const char *name, int zero_init
  * rank's own window operations on it to complete. */
 BF_API bf_status bf_win_free(const char *name);
 /* The names of the windows that exist, sorted, each followed by '\n', NUL-terminated. Writes at
- * most `capacity` bytes; *needed (if not NULL) receives the size including the NUL. */
+ * most `capacity` bytes (truncating, still NUL-terminated; buffer may be NULL if capacity is 0);
+ * *needed (if not NULL) receives the size including the NUL. */
 BF_API bf_status bf_win_names(char *buffer, size_t capacity, size_t *needed);
 
 /* Arguments of bf_win_put, bf_win_accumulate and bf_win_get; NULL means all defaults.

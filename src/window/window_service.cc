@@ -648,7 +648,8 @@ void WindowService::HandleReply(const ReceivedMessage& message) {
                 static_cast<size_t>(count));
         }
         transfer->received_elements += count;
-        if (header.window.window_flags & kLastChunk) {
+        // Complete on the element count, not on which chunk came last.
+        if (transfer->received_elements >= window->tensor.num_elements) {
           ++window->versions[static_cast<size_t>(index)];
           transfer->replied = true;
           requests_.erase(it);
