@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Sets up and runs every test: installs dependencies, builds (release-ish and ASan+UBSan), runs
-# `meson test` in both, and prints one summary line "N passed, N failed, N skipped".
+# Sets up and runs every test: installs dependencies, builds (release-ish, ASan+UBSan and
+# ThreadSanitizer), runs `meson test` in each, and prints one summary line
+# "N passed, N failed, N skipped".
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -33,5 +34,9 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     --suite unit --suite capi --suite mpi --suite examples \
   || failed_steps=$((failed_steps + 1))
 
+echo "== ThreadSanitizer suite"
+bash scripts/tsan.sh || failed_steps=$((failed_steps + 1))
+
 /usr/bin/python3 scripts/summarize_tests.py build/meson-logs/testlog.json \
-  build-asan/meson-logs/testlog.json --failed-steps "$failed_steps"
+  build-asan/meson-logs/testlog.json build-tsan/meson-logs/testlog.json \
+  --failed-steps "$failed_steps"
