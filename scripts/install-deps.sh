@@ -10,6 +10,7 @@ packages=(
   swig libdlpack-dev libgtest-dev libbenchmark-dev
   python3-dev python3-numpy python3-pytest python3-networkx python3-matplotlib python3-venv
   python3-torch python3-sklearn
+  clang libclang-rt-14-dev  # libFuzzer harnesses (scripts/fuzz.sh)
 )
 
 missing=()

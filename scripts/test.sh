@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Sets up and runs every test: installs dependencies, builds (release-ish, ASan+UBSan and
-# ThreadSanitizer), runs `meson test` in each, and prints one summary line
-# "N passed, N failed, N skipped".
+# Sets up and runs every test: installs dependencies, builds (release-ish, ASan+UBSan,
+# ThreadSanitizer, and the libFuzzer harnesses with clang), runs `meson test` in each, and prints
+# one summary line "N passed, N failed, N skipped".
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -37,6 +37,10 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 echo "== ThreadSanitizer suite"
 bash scripts/tsan.sh || failed_steps=$((failed_steps + 1))
 
+echo "== libFuzzer harnesses (corpus replay, then 15 s each)"
+bash scripts/fuzz.sh || failed_steps=$((failed_steps + 1))
+
 /usr/bin/python3 scripts/summarize_tests.py build/meson-logs/testlog.json \
   build-asan/meson-logs/testlog.json build-tsan/meson-logs/testlog.json \
+  build-fuzz/meson-logs/testlog.json \
   --failed-steps "$failed_steps"

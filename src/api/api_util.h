@@ -27,7 +27,9 @@ Status ReadArgs(const Args* given, const char* function, Args* out) {
   args.struct_size = sizeof(Args);
   if (given != nullptr) {
     const size_t size = given->struct_size;
-    if (size < sizeof(size_t)) {
+    // Every version's sizeof is a multiple of alignof(size_t); any other size may end inside a
+    // pointer field (name, ranks, weights), whose remaining bytes would be read as an address.
+    if (size < sizeof(size_t) || size % alignof(size_t) != 0) {
       return Error(BF_ERR_INVALID_ARGUMENT, function, ": args->struct_size is ", size,
                    "; set it to sizeof the argument struct");
     }

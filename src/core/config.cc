@@ -44,7 +44,9 @@ Status ReadPositiveDoubleEnv(const char* name, double* out) {
 Status LoadConfig(const bf_init_options* options, Config* out) {
   bf_init_options given{};
   if (options != nullptr) {
-    if (options->struct_size < sizeof(size_t)) {
+    // Every version's sizeof is a multiple of alignof(size_t); any other size may end inside a
+    // pointer field, whose remaining bytes would then be read as an address.
+    if (options->struct_size < sizeof(size_t) || options->struct_size % alignof(size_t) != 0) {
       return Error(BF_ERR_INVALID_ARGUMENT, "bf_init: options->struct_size is ",
                    options->struct_size, "; set it to sizeof(bf_init_options)");
     }

@@ -5,6 +5,8 @@
 #include <limits>
 #include <sstream>
 
+#include "core/enum_value.h"
+
 namespace bluefog {
 
 namespace {
@@ -46,13 +48,14 @@ Status ValidateTensor(const DLTensor* tensor, const ArgName& what, TensorRef* ou
   if (Status dtype = DTypeFromDLPack(tensor->dtype, "", &ref.dtype); !dtype.ok()) {
     return Status(dtype.code(), what.str() + dtype.message());
   }
-  const DLDeviceType device = tensor->device.device_type;
+  // Read as an int: a caller (or a newer DLPack) may pass a value outside this DLPack's enum.
+  const int device = EnumValue(tensor->device.device_type);
   if (device == kDLCUDA) {
     return Error(BF_ERR_UNSUPPORTED, what,
                  " is on a CUDA device; this build has no GPU backend yet (host memory only)");
   }
   if (device != kDLCPU && device != kDLCUDAHost) {
-    return Error(BF_ERR_UNSUPPORTED, what, " is on device type ", static_cast<int>(device),
+    return Error(BF_ERR_UNSUPPORTED, what, " is on device type ", device,
                  "; supported: kDLCPU, kDLCUDAHost");
   }
   ref.device = tensor->device;
@@ -91,7 +94,14 @@ Status ValidateTensor(const DLTensor* tensor, const ArgName& what, TensorRef* ou
     return Error(BF_ERR_INVALID_ARGUMENT, what, " has byte_offset ", tensor->byte_offset,
                  ", not a multiple of its element size ", element_size);
   }
-  ref.data = static_cast<char*>(tensor->data) + tensor->byte_offset;
+  // Checked in integers: pointer arithmetic that wraps, or offsets NULL, is undefined.
+  const uintptr_t address = reinterpret_cast<uintptr_t>(tensor->data);
+  if (tensor->byte_offset > std::numeric_limits<uintptr_t>::max() - address) {
+    return Error(BF_ERR_INVALID_ARGUMENT, what, " has byte_offset ", tensor->byte_offset,
+                 ", which overflows the address space");
+  }
+  ref.data = tensor->data == nullptr ? nullptr
+                                     : static_cast<char*>(tensor->data) + tensor->byte_offset;
   if (elements > 0 && reinterpret_cast<uintptr_t>(ref.data) % element_size != 0) {
     return Error(BF_ERR_INVALID_ARGUMENT, what, " data is not aligned to its element size ",
                  element_size);
