@@ -13,6 +13,11 @@ std::string ArgWhere(const char* function, const char* argument, int rank) {
   return ArgName{function, argument, rank}.str();
 }
 
+std::string OnCallerRank() {
+  std::shared_ptr<Context> context = CurrentContext();
+  return context ? " on rank " + std::to_string(context->layout().rank) : std::string();
+}
+
 Status RunBlocking(Context& context, std::unique_ptr<Op> op) {
   bf_handle handle = 0;
   BF_RETURN_IF_ERROR(context.Submit(std::move(op), &handle));

@@ -17,6 +17,9 @@ Status RequireContext(std::shared_ptr<Context>* out);
 
 // "bf_allreduce: 'in' on rank 3"
 std::string ArgWhere(const char* function, const char* argument, int rank);
+// " on rank 3" while BlueFog is initialized, else "": for checks that run before the context is
+// looked up.
+std::string OnCallerRank();
 
 // Copies an argument struct honoring struct_size: NULL gives all defaults (zeros + struct_size);
 // a smaller struct (older caller) is zero-extended; a larger one (newer caller) is accepted only
@@ -31,13 +34,13 @@ Status ReadArgs(const Args* given, const char* function, Args* out) {
     // pointer field (name, ranks, weights), whose remaining bytes would be read as an address.
     if (size < sizeof(size_t) || size % alignof(size_t) != 0) {
       return Error(BF_ERR_INVALID_ARGUMENT, function, ": args->struct_size is ", size,
-                   "; set it to sizeof the argument struct");
+                   OnCallerRank(), "; set it to sizeof the argument struct");
     }
     if (size > sizeof(Args)) {
       const auto* extra = reinterpret_cast<const unsigned char*>(given) + sizeof(Args);
       if (std::any_of(extra, extra + (size - sizeof(Args)), [](unsigned char b) { return b; })) {
         return Error(BF_ERR_UNSUPPORTED, function, ": args->struct_size is ", size,
-                     " and sets fields this library version (", sizeof(Args),
+                     OnCallerRank(), " and sets fields this library version (", sizeof(Args),
                      " bytes) does not know");
       }
     }

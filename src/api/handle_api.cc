@@ -41,7 +41,9 @@ BF_API bf_status bf_poll(bf_handle handle, int* done) {
     std::shared_ptr<Context> context;
     std::shared_ptr<Completion> completion;
     BF_RETURN_IF_ERROR(FindHandle("bf_poll", handle, &context, &completion));
-    if (done == nullptr) return InvalidArgument("bf_poll: 'done' is NULL");
+    if (done == nullptr) {
+      return InvalidArgument(ArgWhere("bf_poll", "done", context->layout().rank) + " is NULL");
+    }
     *done = completion->done() ? 1 : 0;
     return Status::Ok();
   });
@@ -51,7 +53,7 @@ BF_API bf_status bf_handle_free(bf_handle handle) {
   return Guarded([&]() -> Status {
     std::shared_ptr<Context> context;
     BF_RETURN_IF_ERROR(RequireContext(&context));
-    return context->handles().Free(handle);
+    return context->handles().Free(handle, context->layout().rank);
   });
 }
 

@@ -12,29 +12,31 @@
 namespace bluefog {
 
 Status ValidateRankList(const char* function, const char* what, const int* ranks, int count,
-                        int size, int me) {
+                        int size, int me, int rank) {
+  const char* node = rank < 0 ? "rank " : "machine ";  // what `me` is
+  if (rank < 0) rank = me;
   if (count < 0) {
     return Error(BF_ERR_INVALID_ARGUMENT, function, ": ", what, " count is ", count, " on rank ",
-                 me);
+                 rank);
   }
   if (count > 0 && ranks == nullptr) {
     return Error(BF_ERR_INVALID_ARGUMENT, function, ": ", what, " is NULL but its count is ",
-                 count, " on rank ", me);
+                 count, " on rank ", rank);
   }
   std::unordered_set<int> seen;
   for (int k = 0; k < count; ++k) {
     const int r = ranks[k];
     if (r < 0 || r >= size) {
       return Error(BF_ERR_INVALID_ARGUMENT, function, ": ", what, " names rank ", r,
-                   ", which is out of range for size ", size, " (on rank ", me, ")");
+                   ", which is out of range for size ", size, " (on rank ", rank, ")");
     }
     if (r == me) {
-      return Error(BF_ERR_INVALID_ARGUMENT, function, ": ", what, " names rank ", me,
-                   " itself; the self weight covers this rank");
+      return Error(BF_ERR_INVALID_ARGUMENT, function, ": ", what, " names ", node, me,
+                   " itself (on rank ", rank, "); the self weight covers it");
     }
     if (!seen.insert(r).second) {
       return Error(BF_ERR_INVALID_ARGUMENT, function, ": ", what, " names rank ", r,
-                   " twice (on rank ", me, ")");
+                   " twice (on rank ", rank, ")");
     }
   }
   return Status::Ok();
@@ -68,7 +70,11 @@ Status ResolveNeighborPlan(const Context& context, const bf_neighbor_args& args,
                            const PlanRequest& request, NeighborPlan* plan) {
   const char* fn = request.function;
   const ProcessLayout& layout = context.layout();
+  // `me` is this process's node in the graph (its machine for hierarchical ops); messages name
+  // its rank.
   const int me = request.machines ? layout.machine_rank : layout.rank;
+  const int rank = layout.rank;
+  const int list_rank = request.machines ? rank : -1;  // see ValidateRankList
   const int size = request.machines ? layout.machine_size : layout.size;
   const char* src_what = request.machines ? "src_ranks (machine ids)" : "src_ranks";
   const char* dst_what = request.machines ? "dst_ranks (machine ids)" : "dst_ranks";
@@ -76,30 +82,32 @@ Status ResolveNeighborPlan(const Context& context, const bf_neighbor_args& args,
   result.dynamic = args.dynamic != 0;
   result.check_topology = args.check_topology != 0;
   if (args.has_weights) {
-    BF_RETURN_IF_ERROR(ValidateWeight(fn, "self_weight", args.self_weight, me));
+    BF_RETURN_IF_ERROR(ValidateWeight(fn, "self_weight", args.self_weight, rank));
     result.self_weight = args.self_weight;
   }
-  BF_RETURN_IF_ERROR(ValidateRankList(fn, src_what, args.src_ranks, args.src_count, size, me));
+  BF_RETURN_IF_ERROR(
+      ValidateRankList(fn, src_what, args.src_ranks, args.src_count, size, me, list_rank));
 
   if (result.dynamic) {
     if (request.needs_weights && !args.has_weights) {
       return Error(BF_ERR_INVALID_ARGUMENT, fn,
                    ": dynamic mode needs self_weight and src_ranks/src_weights (set has_weights) "
-                   "on rank ", me);
+                   "on rank ", rank);
     }
-    BF_RETURN_IF_ERROR(ValidateRankList(fn, dst_what, args.dst_ranks, args.dst_count, size, me));
+    BF_RETURN_IF_ERROR(
+        ValidateRankList(fn, dst_what, args.dst_ranks, args.dst_count, size, me, list_rank));
     result.src_ranks.assign(args.src_ranks, args.src_ranks + args.src_count);
     BF_RETURN_IF_ERROR(
-        CopyWeights(fn, "src_weights", args.src_weights, args.src_count, me, &result.src_weights));
+        CopyWeights(fn, "src_weights", args.src_weights, args.src_count, rank, &result.src_weights));
     result.dst_ranks.assign(args.dst_ranks, args.dst_ranks + args.dst_count);
     BF_RETURN_IF_ERROR(
-        CopyWeights(fn, "dst_weights", args.dst_weights, args.dst_count, me, &result.dst_weights));
+        CopyWeights(fn, "dst_weights", args.dst_weights, args.dst_count, rank, &result.dst_weights));
     *plan = std::move(result);
     return Status::Ok();
   }
 
   if (args.dst_count != 0 || args.dst_ranks != nullptr || args.dst_weights != nullptr) {
-    return Error(BF_ERR_INVALID_ARGUMENT, fn, ": dst_ranks/dst_weights are given on rank ", me,
+    return Error(BF_ERR_INVALID_ARGUMENT, fn, ": dst_ranks/dst_weights are given on rank ", rank,
                  " but dynamic is 0; set dynamic to send to a per-call destination list");
   }
   bool weighted = false;
@@ -119,19 +127,19 @@ Status ResolveNeighborPlan(const Context& context, const bf_neighbor_args& args,
     // Explicit weights: each pairs with its own rank; in-neighbors left out get weight 0.
     std::vector<double> given;
     BF_RETURN_IF_ERROR(
-        CopyWeights(fn, "src_weights", args.src_weights, args.src_count, me, &given));
+        CopyWeights(fn, "src_weights", args.src_weights, args.src_count, rank, &given));
     for (int k = 0; k < args.src_count; ++k) {
       const int r = args.src_ranks[k];
       auto it = std::find(result.src_ranks.begin(), result.src_ranks.end(), r);
       if (it == result.src_ranks.end()) {
         return Error(BF_ERR_INVALID_ARGUMENT, fn, ": src_ranks names rank ", r,
-                     ", which is not an in-neighbor of rank ", me,
-                     " in the current topology (use dynamic mode for other sources)");
+                     ", which is not an in-neighbor of ", request.machines ? "machine " : "rank ",
+                     me, " in the current topology (use dynamic mode for other sources)");
       }
       result.src_weights[it - result.src_ranks.begin()] = given[k];
     }
   } else if (args.src_count != 0) {
-    return Error(BF_ERR_INVALID_ARGUMENT, fn, ": src_ranks are given on rank ", me,
+    return Error(BF_ERR_INVALID_ARGUMENT, fn, ": src_ranks are given on rank ", rank,
                  " without weights; set has_weights (with self_weight) to use them");
   } else if (weighted) {
     result.self_weight = topology->weight(me, me);

@@ -17,9 +17,10 @@ Status ResolveNeighborPlan(const Context& context, const bf_neighbor_args& args,
                            const PlanRequest& request, NeighborPlan* plan);
 
 // Checks a rank list: non-negative count, non-NULL when non-empty, ranks in [0, size), not `me`,
-// no duplicates. `what` names it ("src_ranks").
+// no duplicates. `what` names it ("src_ranks"). Messages name `rank` (default: me), which differs
+// from `me` when the list holds machine ids.
 Status ValidateRankList(const char* function, const char* what, const int* ranks, int count,
-                        int size, int me);
+                        int size, int me, int rank = -1);
 // Checks that weights are finite (NaN/Inf are rejected).
 Status ValidateWeight(const char* function, const char* what, double weight, int me);
 

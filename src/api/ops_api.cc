@@ -63,7 +63,9 @@ Status RequireRows(const char* function, const TensorRef& in, int me) {
 }
 
 Status RequireHandle(const char* function, bf_handle* handle) {
-  if (handle == nullptr) return InvalidArgument(std::string(function) + ": 'handle' is NULL");
+  if (handle == nullptr) {
+    return InvalidArgument(std::string(function) + ": 'handle' is NULL" + OnCallerRank());
+  }
   return Status::Ok();
 }
 

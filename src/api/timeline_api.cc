@@ -12,9 +12,9 @@ namespace {
 Status FindTimeline(const char* function, Context& context, Timeline** timeline) {
   *timeline = context.timeline();
   if (*timeline == nullptr) {
-    return Unsupported(std::string(function) +
-                       ": the timeline is off; set BLUEFOG_TIMELINE=<prefix> or "
-                       "bf_init_options.timeline_prefix");
+    return Unsupported(std::string(function) + ": the timeline is off on rank " +
+                       std::to_string(context.layout().rank) +
+                       "; set BLUEFOG_TIMELINE=<prefix> or bf_init_options.timeline_prefix");
   }
   return Status::Ok();
 }

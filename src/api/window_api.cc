@@ -200,7 +200,7 @@ Status Update(const char* fn, const char* name, const bf_win_update_args* given,
       plan.weights.assign(window.in_neighbors.size(), uniform);
     }
   }
-  BF_RETURN_IF_ERROR(RequireUnitWeightIfInteger(fn, "self weight", window, plan.self_weight, me));
+  BF_RETURN_IF_ERROR(RequireUnitWeightIfInteger(fn, "args->self_weight", window, plan.self_weight, me));
   for (double weight : plan.weights) {
     BF_RETURN_IF_ERROR(RequireUnitWeightIfInteger(fn, "weights", window, weight, me));
   }
@@ -297,14 +297,14 @@ BF_API bf_status bf_win_names(char* buffer, size_t capacity, size_t* needed) {
   return Guarded([&]() -> Status {
     std::shared_ptr<Context> context;
     BF_RETURN_IF_ERROR(RequireContext(&context));
+    if (capacity > 0 && buffer == nullptr) {
+      return InvalidArgument(ArgWhere("bf_win_names", "buffer", context->layout().rank) +
+                             " is NULL but capacity is not 0");
+    }
     std::string text;
     for (const auto& window : context->windows().All()) text += window->name + "\n";
     if (needed != nullptr) *needed = text.size() + 1;
     if (capacity == 0) return Status::Ok();
-    if (buffer == nullptr) {
-      return InvalidArgument(ArgWhere("bf_win_names", "buffer", context->layout().rank) +
-                             " is NULL but capacity is not 0");
-    }
     const size_t copied = std::min(text.size(), capacity - 1);
     std::memcpy(buffer, text.data(), copied);
     buffer[copied] = '\0';
@@ -319,7 +319,7 @@ BF_API bf_status bf_win_put(DLTensor* tensor, const char* name, const bf_win_op_
 BF_API bf_status bf_win_put_async(DLTensor* tensor, const char* name, const bf_win_op_args* args,
                                   bf_handle* handle) {
   return Guarded([&]() -> Status {
-    if (!handle) return InvalidArgument("bf_win_put_async: 'handle' is NULL");
+    if (!handle) return InvalidArgument("bf_win_put_async: 'handle' is NULL" + OnCallerRank());
     return Transfer("bf_win_put_async", OpKind::kWinPut, tensor, name, args, handle);
   });
 }
@@ -331,7 +331,7 @@ BF_API bf_status bf_win_accumulate(DLTensor* tensor, const char* name,
 BF_API bf_status bf_win_accumulate_async(DLTensor* tensor, const char* name,
                                          const bf_win_op_args* args, bf_handle* handle) {
   return Guarded([&]() -> Status {
-    if (!handle) return InvalidArgument("bf_win_accumulate_async: 'handle' is NULL");
+    if (!handle) return InvalidArgument("bf_win_accumulate_async: 'handle' is NULL" + OnCallerRank());
     return Transfer("bf_win_accumulate_async", OpKind::kWinAccumulate, tensor, name, args,
                     handle);
   });
@@ -343,7 +343,7 @@ BF_API bf_status bf_win_get(const char* name, const bf_win_op_args* args) {
 BF_API bf_status bf_win_get_async(const char* name, const bf_win_op_args* args,
                                   bf_handle* handle) {
   return Guarded([&]() -> Status {
-    if (!handle) return InvalidArgument("bf_win_get_async: 'handle' is NULL");
+    if (!handle) return InvalidArgument("bf_win_get_async: 'handle' is NULL" + OnCallerRank());
     return Transfer("bf_win_get_async", OpKind::kWinGet, nullptr, name, args, handle);
   });
 }
@@ -437,7 +437,10 @@ BF_API bf_status bf_get_win_associated_p(int* enabled) {
   return Guarded([&]() -> Status {
     std::shared_ptr<Context> context;
     BF_RETURN_IF_ERROR(RequireContext(&context));
-    if (enabled == nullptr) return InvalidArgument("bf_get_win_associated_p: 'enabled' is NULL");
+    if (enabled == nullptr) {
+      return InvalidArgument(
+          ArgWhere("bf_get_win_associated_p", "enabled", context->layout().rank) + " is NULL");
+    }
     *enabled = context->win_associated_p() ? 1 : 0;
     return Status::Ok();
   });

@@ -53,15 +53,15 @@ std::shared_ptr<Completion> HandleTable::Find(uint64_t handle) const {
   return it == handles_.end() ? nullptr : it->second;
 }
 
-Status HandleTable::Free(uint64_t handle) {
+Status HandleTable::Free(uint64_t handle, int rank) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = handles_.find(handle);
   if (it == handles_.end()) {
-    return Error(BF_ERR_INVALID_ARGUMENT, "bf_handle_free: handle ", handle,
+    return Error(BF_ERR_INVALID_ARGUMENT, "bf_handle_free: handle ", handle, " on rank ", rank,
                  " is unknown or was already freed");
   }
   if (!it->second->done()) {
-    return Error(BF_ERR_IN_PROGRESS, "bf_handle_free: handle ", handle,
+    return Error(BF_ERR_IN_PROGRESS, "bf_handle_free: handle ", handle, " on rank ", rank,
                  " is still in flight; wait for it (bf_wait) before freeing it");
   }
   handles_.erase(it);

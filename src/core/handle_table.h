@@ -36,7 +36,8 @@ class HandleTable {
   uint64_t Add(std::shared_ptr<Completion> completion);
   // nullptr if `handle` is unknown or freed.
   std::shared_ptr<Completion> Find(uint64_t handle) const;
-  Status Free(uint64_t handle);
+  // `rank` is named in error messages.
+  Status Free(uint64_t handle, int rank = -1);
 
  private:
   mutable std::mutex mutex_;

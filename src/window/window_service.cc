@@ -20,6 +20,21 @@ constexpr uint32_t kHasP = 2;
 // Every message is capped below MPI's int count; BLUEFOG_MAX_WIN_SENT_LENGTH may cap it lower.
 constexpr int64_t kMaxChunkBytes = int64_t{1} << 30;
 
+// The header every window message starts with; the chunk fields are the caller's to set.
+WireHeader WindowHeader(WindowMessage kind, DType dtype, uint64_t window_hash, int sender,
+                        uint64_t request) {
+  WireHeader header;
+  header.op_kind = static_cast<uint8_t>(kind);
+  header.dtype = static_cast<uint8_t>(dtype);
+  header.wire_dtype = header.dtype;
+  header.sender = sender;
+  header.name_hash = window_hash;
+  header.window = {};
+  header.window.request = request;
+  header.window.mutex_index = -1;
+  return header;
+}
+
 std::string WindowWhere(const Window& window, int rank) {
   return "window '" + window.name + "' on rank " + std::to_string(rank);
 }
@@ -395,13 +410,7 @@ Status WindowService::Send(int peer, WindowMessage kind, const Window& window, u
                            int32_t mutex_index) {
   Outgoing out;
   out.peer = peer;
-  out.header.op_kind = static_cast<uint8_t>(kind);
-  out.header.dtype = static_cast<uint8_t>(window.tensor.dtype);
-  out.header.wire_dtype = out.header.dtype;
-  out.header.sender = rank_;
-  out.header.name_hash = window.hash;
-  out.header.window = {};
-  out.header.window.request = request;
+  out.header = WindowHeader(kind, window.tensor.dtype, window.hash, rank_, request);
   out.header.window.mutex_index = mutex_index;
   std::unique_ptr<PendingSends> pending;
   BF_RETURN_IF_ERROR(backend_.StartSends({&out, 1}, &pending));
@@ -423,15 +432,9 @@ Status WindowService::SendData(int peer, WindowMessage kind, const Window& windo
     const int64_t count = std::min(chunk, total - offset);
     Outgoing out;
     out.peer = peer;
-    out.header.op_kind = static_cast<uint8_t>(kind);
-    out.header.dtype = static_cast<uint8_t>(window.tensor.dtype);
-    out.header.wire_dtype = out.header.dtype;
-    out.header.sender = rank_;
-    out.header.name_hash = window.hash;
+    out.header = WindowHeader(kind, window.tensor.dtype, window.hash, rank_, request);
     out.header.payload_elements = count;
     out.header.row_elements = offset;
-    out.header.window = {};
-    out.header.window.request = request;
     out.payload = data + static_cast<size_t>(offset) * element_size;
     out.payload_bytes = static_cast<size_t>(count) * element_size;
     offset += count;
@@ -464,12 +467,8 @@ void WindowService::Refuse(int peer, uint64_t request, const std::string& reason
   std::memcpy(answer.data.data(), reason.data(), reason.size());
   Outgoing out;
   out.peer = peer;
-  out.header.op_kind = static_cast<uint8_t>(WindowMessage::kRefused);
-  out.header.dtype = static_cast<uint8_t>(DType::kUInt8);
-  out.header.sender = rank_;
+  out.header = WindowHeader(WindowMessage::kRefused, DType::kUInt8, 0, rank_, request);
   out.header.payload_elements = static_cast<int64_t>(reason.size());
-  out.header.window = {};
-  out.header.window.request = request;
   out.payload = answer.data.data();
   out.payload_bytes = answer.data.size();
   std::unique_ptr<PendingSends> pending;
