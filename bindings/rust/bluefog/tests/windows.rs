@@ -259,6 +259,8 @@ fn put_replaces_buffers_and_update_averages() {
     let mut win = Window::create(bf(), "rust.put", values(rank), false).unwrap();
     win.update(&WinUpdateArgs::new()).unwrap();
     assert_close(win.data(), &values(rank), 1e-12);
+    // Nobody puts before every rank has checked its untouched buffers.
+    bf().barrier().unwrap();
 
     // Destination d receives (d + 1) * x_r, twice: the second put replaces the first.
     let destinations: Vec<(i32, f64)> =
