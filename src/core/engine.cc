@@ -66,6 +66,7 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
     }
     window_service_->Handle(std::move(message));
   });
+  backend_->SetPeerGoneCheck([this] { return !departed_.empty(); });
   started->set_value(Status::Ok());
 
   Backoff backoff;

@@ -4,9 +4,11 @@
 #include "backend/mpi/mpi_backend.h"
 
 #include <algorithm>
+#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -156,6 +158,9 @@ int MpiBackend::size(Group group) const {
 }
 
 Status MpiBackend::WaitPolled(MPI_Request* request, const char* what) {
+  // A peer that left after finishing its part may still let this complete: allow it a while.
+  constexpr auto kGrace = std::chrono::seconds(2);
+  std::optional<std::chrono::steady_clock::time_point> gone_since;
   Backoff backoff;
   for (;;) {
     int done = 0;
@@ -167,6 +172,15 @@ Status MpiBackend::WaitPolled(MPI_Request* request, const char* what) {
     // Peers may be waiting for us to take their neighbor messages before they can join.
     bool progressed = false;
     BF_RETURN_IF_ERROR(Progress(&progressed));
+    if (peer_gone_ && peer_gone_()) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!gone_since) gone_since = now;
+      if (now - *gone_since > kGrace) {
+        // The request cannot be cancelled (a collective); it is abandoned with the process.
+        return Error(BF_ERR_SHUTDOWN, what, " on rank ", layout_.rank,
+                     " was abandoned: a rank has shut down (bf_finalize) before joining it");
+      }
+    }
     if (progressed) {
       backoff.Progressed();
     } else {

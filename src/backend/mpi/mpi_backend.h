@@ -6,6 +6,7 @@
 
 #include <mpi.h>
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -57,6 +58,9 @@ class MpiBackend final : public Backend {
   void SetUnsolicitedHandler(UnsolicitedHandler handler) override;
   // True while a received message is still moving bytes (polling loops keep yielding then).
   bool transferring() const { return transferring_; }
+  // `peer_gone` says a rank has left (bf_finalize): a blocking collective that has not completed
+  // within a grace period after that is abandoned with BF_ERR_SHUTDOWN instead of waiting forever.
+  void SetPeerGoneCheck(std::function<bool()> peer_gone) { peer_gone_ = std::move(peer_gone); }
 
  private:
   MpiBackend() = default;
@@ -71,6 +75,7 @@ class MpiBackend final : public Backend {
   ProcessLayout layout_;
   std::unique_ptr<Mailbox> mailbox_;
   bool transferring_ = false;
+  std::function<bool()> peer_gone_;
   uint64_t negotiation_round_ = 0;  // rounds this rank has started
   std::vector<float> widened_;      // float32 staging for 16-bit float reductions
 };
