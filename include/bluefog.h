@@ -128,9 +128,12 @@ BF_API int bf_matching_mode_in_effect(void);
  * options may be NULL. Returns BF_OK, BF_ERR_INVALID_ARGUMENT, BF_ERR_BACKEND, BF_ERR_UNSUPPORTED. */
 BF_API bf_status bf_init(const bf_init_options *options);
 
-/* Stops the engine: queued operations are run to completion first, then communicators are freed and
- * MPI is finalized if bf_init initialized it. Collective. Later calls (other than bf_init) return
- * BF_ERR_NOT_INITIALIZED. Returns BF_OK, BF_ERR_NOT_INITIALIZED, BF_ERR_BACKEND. */
+/* Stops the engine: windows still open are freed (collectively), queued operations are run to
+ * completion, every other rank is told this one is leaving, then communicators are freed and MPI
+ * is finalized if bf_init initialized it. Collective. On the other ranks, operations that still
+ * need this rank fail with BF_ERR_SHUTDOWN (a blocking collective after a 2 s grace) instead of
+ * waiting. Later calls (other than bf_init) return BF_ERR_NOT_INITIALIZED.
+ * Returns BF_OK, BF_ERR_NOT_INITIALIZED, BF_ERR_BACKEND. */
 BF_API bf_status bf_finalize(void);
 
 /* 1 between a successful bf_init and bf_finalize, else 0. */
