@@ -744,6 +744,48 @@ TEST_F(Window, AssociatedPFollowsTheTensorWeights) {
 // ---------------------------------------------------------------------------------------------
 // Mutexes.
 
+// One-sided means the target's caller takes no part: rank 0 computes (no BlueFog call at all)
+// while its neighbors put to it and get from it, and their transfers finish long before it
+// returns, served by rank 0's engine thread.
+TEST_F(Window, BusyTargetStillServesPutsAndGets) {
+  if (size < 2) GTEST_SKIP() << "needs a peer";
+  using Clock = std::chrono::steady_clock;
+  constexpr auto kBusy = std::chrono::milliseconds(3000);
+  constexpr auto kDeadline = std::chrono::milliseconds(2000);
+  HostTensor& t = Filled({kDLFloat, 64, 1}, {1000}, rank);
+  ASSERT_BF_OK(bf_win_create(t.get(), "busy", 1));
+  ASSERT_BF_OK(bf_barrier());
+  const auto start = Clock::now();
+  if (rank == 0) {
+    volatile double sink = 0;
+    while (Clock::now() - start < kBusy) sink = sink + 1.0;  // computing, not calling BlueFog
+  } else {
+    const int zero = 0;
+    bf_win_op_args to_zero{};
+    to_zero.struct_size = sizeof(to_zero);
+    to_zero.has_ranks = 1;
+    to_zero.count = 1;
+    to_zero.ranks = &zero;
+    if (std::count(out.begin(), out.end(), 0)) ASSERT_BF_OK(bf_win_put(t.get(), "busy", &to_zero));
+    if (std::count(in.begin(), in.end(), 0)) ASSERT_BF_OK(bf_win_get("busy", &to_zero));
+    const auto took = Clock::now() - start;
+    EXPECT_LT(took, kDeadline) << "rank " << rank << "'s transfers with busy rank 0 took "
+                               << std::chrono::duration<double>(took).count() << " s";
+  }
+  ASSERT_BF_OK(bf_barrier());
+  // What the transfers left: rank 0's buffer for each sender holds that sender's tensor, and a
+  // getter's buffer for rank 0 holds rank 0's.
+  for (int s : in) {
+    const std::vector<int> senders_out = Exp2OutNeighbors(s, size);
+    const bool moved =
+        rank == 0 ? std::count(senders_out.begin(), senders_out.end(), 0) > 0 : s == 0;
+    if (!moved) continue;
+    EXPECT_EQ(ReadBuffer("busy", t, s)[999], Value(s, 999)) << "buffer for " << s;
+  }
+  ASSERT_BF_OK(bf_barrier());
+  ASSERT_BF_OK(bf_win_free("busy"));
+}
+
 TEST_F(Window, MutexAcquireReleaseAndReleasingOneNotHeld) {
   HostTensor& t = Filled({kDLFloat, 32, 1}, {4}, rank);
   ASSERT_BF_OK(bf_win_create(t.get(), "mutex.basic", 0));
