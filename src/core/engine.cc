@@ -258,6 +258,7 @@ Status Engine::AdvanceWindowOps(bool* progressed) {
     }
     std::unique_ptr<Op> op = std::move(window_ops_[i]);
     window_ops_.erase(window_ops_.begin() + static_cast<std::ptrdiff_t>(i));
+    if (!done) window_service_->Abandon(*op);  // failed midway: forget its requests
     if (timeline) timeline->Span(op->name, "COMMUNICATE", op->posted_at, Timeline::Clock::now());
     Finish(std::move(op), status);
     *progressed = true;
