@@ -6,7 +6,7 @@ mod common;
 use bluefog::schedule;
 use bluefog::sys;
 use bluefog::{Bf16, NeighborArgs, OpArgs, RingStyle, Status, Topology, F16};
-use common::{assert_close, bf, rank_size, wrap};
+use common::{assert_close, bf, combine, rank_size, values, wrap};
 
 /// Ring where rank i sends to i+1: W[i][i] = W[i][i+1] = 1/2.
 fn set_right_ring(weighted: bool) {
@@ -14,22 +14,6 @@ fn set_right_ring(weighted: bool) {
     let mut edges: Vec<(i32, i32, f64)> = (0..n).map(|i| (i, i, 0.5)).collect();
     edges.extend((0..n).map(|i| (i, (i + 1) % n, 0.5)));
     bf().set_topology(&Topology::from_edges(n, &edges).unwrap(), weighted).unwrap();
-}
-
-/// x_r = [r + 1, 10 (r + 1), -r].
-fn values(rank: i32) -> Vec<f64> {
-    let r = rank as f64;
-    vec![r + 1.0, 10.0 * (r + 1.0), -r]
-}
-
-fn combine(terms: &[(f64, i32)]) -> Vec<f64> {
-    let mut out = vec![0.0; 3];
-    for &(weight, rank) in terms {
-        for (o, v) in out.iter_mut().zip(values(rank)) {
-            *o += weight * v;
-        }
-    }
-    out
 }
 
 #[test]

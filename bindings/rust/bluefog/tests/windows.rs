@@ -6,7 +6,7 @@
 mod common;
 
 use bluefog::{Status, Topology, WinOpArgs, WinUpdateArgs, Window};
-use common::{assert_close, bf, rank_size, wrap};
+use common::{assert_close, bf, combine, rank_size, values, wrap};
 
 /// r +/- 2^i (mod n) for 2^i < n, ascending and distinct.
 fn neighbors(rank: i32, n: i32, sign: i32) -> Vec<i32> {
@@ -23,23 +23,6 @@ fn in_neighbors(rank: i32, n: i32) -> Vec<i32> {
 
 fn out_neighbors(rank: i32, n: i32) -> Vec<i32> {
     neighbors(rank, n, 1)
-}
-
-/// x_r = [r + 1, 10 (r + 1), -r].
-fn values(rank: i32) -> Vec<f64> {
-    let r = rank as f64;
-    vec![r + 1.0, 10.0 * (r + 1.0), -r]
-}
-
-/// sum_k weight_k * x_{rank_k}.
-fn combine(terms: &[(f64, i32)]) -> Vec<f64> {
-    let mut out = vec![0.0; 3];
-    for &(weight, rank) in terms {
-        for (o, v) in out.iter_mut().zip(values(rank)) {
-            *o += weight * v;
-        }
-    }
-    out
 }
 
 /// Every source with weight 1 and the given self weight.

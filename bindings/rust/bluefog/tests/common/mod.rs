@@ -27,3 +27,20 @@ pub fn assert_close(actual: &[f64], expected: &[f64], tolerance: f64) {
         assert!((a - e).abs() <= tolerance, "element {k}: {a} != {e} (tolerance {tolerance})");
     }
 }
+
+/// x_r = [r + 1, 10 (r + 1), -r]: each rank's test vector.
+pub fn values(rank: i32) -> Vec<f64> {
+    let r = rank as f64;
+    vec![r + 1.0, 10.0 * (r + 1.0), -r]
+}
+
+/// sum_k weight_k * x_{rank_k}.
+pub fn combine(terms: &[(f64, i32)]) -> Vec<f64> {
+    let mut out = vec![0.0; 3];
+    for &(weight, rank) in terms {
+        for (o, v) in out.iter_mut().zip(values(rank)) {
+            *o += weight * v;
+        }
+    }
+    out
+}
