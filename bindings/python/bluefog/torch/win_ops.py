@@ -70,14 +70,19 @@ def _check_self_weight(self_weight: Optional[float]) -> None:
         raise ValueError("Argument self_weight has to be a float for self rank.")
 
 
+def _check_push(tensor: torch.Tensor, self_weight: Optional[float],
+                dst_weights: DstWeights) -> None:
+    """BlueFog's argument checks shared by put and accumulate."""
+    _check_tensor(tensor, _WINDOW_DTYPES)
+    _check_self_weight(self_weight)
+    _check_keys(dst_weights, basics.out_neighbor_ranks(), "dst_weights", "out-neighbor")
+
 def neighbor_win_put_nonblocking(tensor: torch.Tensor, name: str,
                                  self_weight: Optional[float] = None,
                                  dst_weights: DstWeights = None,
                                  require_mutex: bool = False) -> int:
     """Starts a put; see ``neighbor_win_put``. Returns a handle for ``win_wait``/``win_poll``."""
-    _check_tensor(tensor, _WINDOW_DTYPES)
-    _check_self_weight(self_weight)
-    _check_keys(dst_weights, basics.out_neighbor_ranks(), "dst_weights", "out-neighbor")
+    _check_push(tensor, self_weight, dst_weights)
     return windows.win_put_nonblocking(tensor, name, self_weight, dst_weights, require_mutex)
 
 
@@ -96,9 +101,7 @@ def neighbor_win_accumulate_nonblocking(tensor: torch.Tensor, name: str,
                                         dst_weights: DstWeights = None,
                                         require_mutex: bool = False) -> int:
     """Starts an accumulate; see ``neighbor_win_accumulate``."""
-    _check_tensor(tensor, _WINDOW_DTYPES)
-    _check_self_weight(self_weight)
-    _check_keys(dst_weights, basics.out_neighbor_ranks(), "dst_weights", "out-neighbor")
+    _check_push(tensor, self_weight, dst_weights)
     return windows.win_accumulate_nonblocking(tensor, name, self_weight, dst_weights,
                                               require_mutex)
 
