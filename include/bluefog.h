@@ -88,6 +88,22 @@ typedef enum bf_matching_mode {
   BF_MATCHING_NAMED = 2
 } bf_matching_mode;
 
+/* Compression of neighbor_allreduce payloads (see bf_neighbor_args and docs/compression.md). */
+typedef enum bf_compression {
+  BF_COMPRESSION_DEFAULT = 0, /* bf_init_options.compression / BLUEFOG_COMPRESSION, else none */
+  BF_COMPRESSION_NONE = 1,
+  BF_COMPRESSION_BFLOAT16 = 2, /* 2 bytes per element */
+  BF_COMPRESSION_FLOAT16 = 3,  /* 2 bytes per element (values beyond +-65504 become infinite) */
+  BF_COMPRESSION_INT8 = 4,     /* 1 byte per element + 4 bytes per 256 elements */
+  BF_COMPRESSION_TOPK = 5      /* ceil(ratio * n) elements, 4 + element size bytes each */
+} bf_compression;
+
+typedef enum bf_error_feedback {
+  BF_ERROR_FEEDBACK_DEFAULT = 0, /* on for every lossy compression */
+  BF_ERROR_FEEDBACK_ON = 1,
+  BF_ERROR_FEEDBACK_OFF = 2 /* send the encoded tensor itself: the mean drifts (biased) */
+} bf_error_feedback;
+
 typedef struct bf_init_options {
   size_t struct_size; /* sizeof(bf_init_options) */
   /* Pointer to an MPI_Comm to adopt (the library duplicates it; the caller keeps ownership).
@@ -111,10 +127,16 @@ typedef struct bf_init_options {
    * BLUEFOG_CYCLE_TIME, else 0 (fuse only what is already queued, adding no latency).
    * Negative: 0. */
   double cycle_time_ms;
+  /* Compression for neighbor operations whose arguments leave it at BF_COMPRESSION_DEFAULT.
+   * BF_COMPRESSION_DEFAULT: BLUEFOG_COMPRESSION (none, bf16, fp16, int8, topk), else none. */
+  bf_compression compression;
+  /* Top-k fraction where arguments leave it 0. 0: BLUEFOG_TOPK_RATIO, else 0.01. */
+  double topk_ratio;
 } bf_init_options;
 
 #define BF_INIT_OPTIONS_INIT \
-  {sizeof(bf_init_options), NULL, 0, BF_MATCHING_DEFAULT, 0.0, NULL, 0, 0.0}
+  {sizeof(bf_init_options), NULL, 0, BF_MATCHING_DEFAULT, 0.0, NULL, 0, 0.0, \
+   BF_COMPRESSION_DEFAULT, 0.0}
 
 /* The matching mode in effect (BF_MATCHING_ORDERED or BF_MATCHING_NAMED), or -1 if not
  * initialized. */
@@ -342,7 +364,22 @@ BF_API bf_status bf_barrier_async(bf_handle *handle);
  *
  * neighbor_allreduce computes, for rank i,
  *   out_i = self_weight * in_i + sum_{j in src} src_weight[j] * dst_weight_j[i] * in_j.
- * Weights are doubles, applied in the tensor's precision (float32 for 16-bit floats). */
+ * Weights are doubles, applied in the tensor's precision (float32 for 16-bit floats).
+ *
+ * Compression (docs/compression.md): neighbor_allreduce and hierarchical_neighbor_allreduce can
+ * send less than the tensor: cast to bfloat16/float16, int8 with one float32 scale per 256
+ * elements, or top-k (the largest-magnitude fraction, as index/value pairs). The combine runs in
+ * the tensor's precision. With error feedback (the default for every lossy mode) the engine keeps,
+ * per (name, peer), what each destination has of this rank's tensor and sends only an encoding
+ * of the difference (CHOCO-gossip); the part not yet sent stays with the sender, so the sum over
+ * ranks is kept and repeated averaging reaches the exact mean (exactly when the receivers' weights
+ * for this rank are known: static mode with topology weights, or equal to this rank's own source
+ * weights, as in uniform and one-peer schedules). The result is then
+ *   out_i = in_i + step * (self_weight * in_i + sum_j src_weight[j] * est_j
+ *                          + sum_k recv_weight[k] * residual_k - in_i),
+ * est_j being what this rank has of j, residual_k what destination k lacks of this rank. Error
+ * feedback keeps state per name: the operation must be named, with the same shape every call.
+ * Floating dtypes only; every rank of an exchange must use the same settings. */
 typedef struct bf_neighbor_args {
   size_t struct_size; /* sizeof(bf_neighbor_args) */
   const char *name;
@@ -356,6 +393,12 @@ typedef struct bf_neighbor_args {
   const int *dst_ranks;      /* dst_count distinct ranks, not this rank */
   const double *dst_weights; /* dst_count weights; NULL means 1.0 each (no scaling) */
   int check_topology;
+  /* Compression (above). Callers built against an older bluefog.h pass a smaller struct_size,
+   * which leaves these at their defaults. */
+  bf_compression compression;
+  double topk_ratio;             /* top-k: fraction kept, in (0, 1]; 0: the init default (0.01) */
+  bf_error_feedback error_feedback;
+  double consensus_step;         /* `step` above, in (0, 1]; 0: 1, or min(1, 2 * ratio) for top-k */
 } bf_neighbor_args;
 
 /* Weighted average with neighbors (formula above). out has in's dtype and shape. Float dtypes. */

@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <memory>
 #include <unordered_set>
 
+#include "core/enum_value.h"
 #include "topology/graph.h"
 
 namespace bluefog {
@@ -64,10 +67,12 @@ Status CopyWeights(const char* function, const char* what, const double* weights
   return Status::Ok();
 }
 
-}  // namespace
-
-Status ResolveNeighborPlan(const Context& context, const bf_neighbor_args& args,
-                           const PlanRequest& request, NeighborPlan* plan) {
+// Resolves the pattern part of the plan; *static_topology is the graph it came from (null in
+// dynamic mode) and *topology_weights whether the plan took that graph's own weights.
+Status ResolvePattern(const Context& context, const bf_neighbor_args& args,
+                      const PlanRequest& request, NeighborPlan* plan,
+                      std::shared_ptr<const Topology>* static_topology, bool* weighted_topology,
+                      bool* topology_weights) {
   const char* fn = request.function;
   const ProcessLayout& layout = context.layout();
   // `me` is this process's node in the graph (its machine for hierarchical ops); messages name
@@ -113,6 +118,9 @@ Status ResolveNeighborPlan(const Context& context, const bf_neighbor_args& args,
   bool weighted = false;
   std::shared_ptr<const Topology> topology =
       request.machines ? context.machine_topology(&weighted) : context.topology(&weighted);
+  *static_topology = topology;
+  *weighted_topology = weighted;
+  *topology_weights = !args.has_weights;
   if (!topology) {
     return Error(BF_ERR_INVALID_ARGUMENT, fn, ": the machine topology must be set (",
                  "bf_set_machine_topology) before static hierarchical operations (rank ",
@@ -153,6 +161,108 @@ Status ResolveNeighborPlan(const Context& context, const bf_neighbor_args& args,
   }
   *plan = std::move(result);
   return Status::Ok();
+}
+
+// The weight each destination gives this rank's value: read from the static graph when the plan
+// uses the graph's own weights, else assumed equal to this rank's mean source weight (exact for
+// uniform and one-peer patterns).
+std::vector<double> ReceiverWeights(const NeighborPlan& plan, int me,
+                                    const Topology* static_topology, bool weighted,
+                                    bool topology_weights) {
+  std::vector<double> weights(plan.dst_ranks.size(), 1.0);
+  if (static_topology != nullptr && topology_weights) {
+    for (size_t k = 0; k < plan.dst_ranks.size(); ++k) {
+      const int destination = plan.dst_ranks[k];
+      weights[k] = weighted ? static_topology->weight(me, destination)
+                            : 1.0 / static_cast<double>(
+                                        static_topology->in_neighbors(destination).size() + 1);
+    }
+    return weights;
+  }
+  if (!plan.src_weights.empty()) {
+    double sum = 0.0;
+    for (double w : plan.src_weights) sum += w;
+    std::fill(weights.begin(), weights.end(), sum / static_cast<double>(plan.src_weights.size()));
+  }
+  return weights;
+}
+
+Status ResolveCompression(Context& context, const bf_neighbor_args& args,
+                          const PlanRequest& request, int me, const Topology* static_topology,
+                          bool weighted, bool topology_weights, NeighborPlan* plan) {
+  const char* fn = request.function;
+  const int rank = context.layout().rank;
+  int compression = EnumValue(args.compression);
+  if (compression != BF_COMPRESSION_DEFAULT &&
+      (compression < BF_COMPRESSION_NONE || compression > BF_COMPRESSION_TOPK)) {
+    return Error(BF_ERR_INVALID_ARGUMENT, fn, ": args->compression is ", compression,
+                 ", not a bf_compression value (rank ", rank, ")");
+  }
+  if (!request.needs_weights) {
+    if (compression > BF_COMPRESSION_NONE) {
+      return Error(BF_ERR_UNSUPPORTED, fn, ": args->compression is set on rank ", rank,
+                   "; gathers send tensors whole (compression applies to neighbor_allreduce and "
+                   "hierarchical_neighbor_allreduce)");
+    }
+    return Status::Ok();
+  }
+  if (compression == BF_COMPRESSION_DEFAULT) compression = context.default_compression();
+  plan->compression = static_cast<bf_compression>(compression);
+  if (plan->compression == BF_COMPRESSION_NONE) return Status::Ok();
+
+  const double ratio = args.topk_ratio;
+  if (!(ratio >= 0.0 && ratio <= 1.0)) {
+    return Error(BF_ERR_INVALID_ARGUMENT, fn, ": args->topk_ratio is ", ratio, " on rank ", rank,
+                 "; it must be in (0, 1] (or 0 for the default)");
+  }
+  plan->topk_ratio = ratio > 0.0 ? ratio : context.default_topk_ratio();
+  if (plan->compression == BF_COMPRESSION_TOPK && request.elements > int64_t{UINT32_MAX}) {
+    return Error(BF_ERR_UNSUPPORTED, fn, ": top-k indexes elements with 32 bits; the tensor on "
+                 "rank ", rank, " has ", request.elements);
+  }
+
+  const int feedback = EnumValue(args.error_feedback);
+  if (feedback < BF_ERROR_FEEDBACK_DEFAULT || feedback > BF_ERROR_FEEDBACK_OFF) {
+    return Error(BF_ERR_INVALID_ARGUMENT, fn, ": args->error_feedback is ", feedback,
+                 ", not a bf_error_feedback value (rank ", rank, ")");
+  }
+  plan->error_feedback = feedback != BF_ERROR_FEEDBACK_OFF;
+  if (plan->error_feedback && args.name == nullptr) {
+    return Error(BF_ERR_INVALID_ARGUMENT, fn, ": error feedback keeps state per tensor name, but "
+                 "args->name is NULL on rank ", rank,
+                 "; name the operation, or set error_feedback to BF_ERROR_FEEDBACK_OFF");
+  }
+
+  const double step = args.consensus_step;
+  if (!(step >= 0.0 && step <= 1.0)) {
+    return Error(BF_ERR_INVALID_ARGUMENT, fn, ": args->consensus_step is ", step, " on rank ",
+                 rank, "; it must be in (0, 1] (or 0 for the default)");
+  }
+  plan->consensus_step = step > 0.0 ? step
+                         : plan->compression == BF_COMPRESSION_TOPK
+                             ? std::min(1.0, 2.0 * plan->topk_ratio)
+                             : 1.0;
+  if (plan->error_feedback) {
+    plan->receiver_weights = ReceiverWeights(*plan, me, static_topology, weighted,
+                                             topology_weights);
+    plan->feedback = context.feedback();
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status ResolveNeighborPlan(Context& context, const bf_neighbor_args& args,
+                           const PlanRequest& request, NeighborPlan* plan) {
+  std::shared_ptr<const Topology> topology;
+  bool weighted = false;
+  bool topology_weights = false;
+  BF_RETURN_IF_ERROR(
+      ResolvePattern(context, args, request, plan, &topology, &weighted, &topology_weights));
+  const ProcessLayout& layout = context.layout();
+  const int me = request.machines ? layout.machine_rank : layout.rank;
+  return ResolveCompression(context, args, request, me, topology.get(), weighted,
+                            topology_weights, plan);
 }
 
 }  // namespace bluefog

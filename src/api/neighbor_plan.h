@@ -11,9 +11,12 @@ struct PlanRequest {
   const char* function;   // for messages
   bool needs_weights;     // neighbor_allreduce combines; neighbor_allgather only gathers
   bool machines = false;  // hierarchical: ranks are machine ids, over the machine topology
+  int64_t elements = 0;   // of the tensor (top-k indexes it with 32 bits)
 };
 
-Status ResolveNeighborPlan(const Context& context, const bf_neighbor_args& args,
+// The send/receive pattern and weights, then the compression settings (combining ops only; a
+// gather refuses any compression but the default).
+Status ResolveNeighborPlan(Context& context, const bf_neighbor_args& args,
                            const PlanRequest& request, NeighborPlan* plan);
 
 // Checks a rank list: non-negative count, non-NULL when non-empty, ranks in [0, size), not `me`,

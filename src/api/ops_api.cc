@@ -143,7 +143,8 @@ Status NeighborAllreduce(const char* fn, const DLTensor* in, DLTensor* out,
   BF_RETURN_IF_ERROR(
       StartOp(fn, OpKind::kNeighborAllreduce, in, out, args.name, &context, &op));
   BF_RETURN_IF_ERROR(RequireFloat(fn, op->in, context->layout().rank));
-  BF_RETURN_IF_ERROR(ResolveNeighborPlan(*context, args, {fn, true}, &op->neighbor));
+  const PlanRequest request{fn, /*needs_weights=*/true, /*machines=*/false, op->in.num_elements};
+  BF_RETURN_IF_ERROR(ResolveNeighborPlan(*context, args, request, &op->neighbor));
   return Dispatch(*context, std::move(op), handle);
 }
 
@@ -168,7 +169,7 @@ Status HierarchicalNeighborAllreduce(const char* fn, const DLTensor* in, DLTenso
                    ": check_topology is not available for hierarchical operations (rank ",
                    layout.rank, ")");
     }
-    PlanRequest request{fn, true, true};
+    const PlanRequest request{fn, /*needs_weights=*/true, /*machines=*/true, op->in.num_elements};
     BF_RETURN_IF_ERROR(ResolveNeighborPlan(*context, args, request, &op->neighbor));
     return Status::Ok();
   }();
@@ -187,7 +188,8 @@ Status NeighborAllgather(const char* fn, const DLTensor* in, DLManagedTensor** o
   const int me = context->layout().rank;
   BF_RETURN_IF_ERROR(RequireOut(fn, out, "out", me));
   BF_RETURN_IF_ERROR(RequireRows(fn, op->in, me));
-  BF_RETURN_IF_ERROR(ResolveNeighborPlan(*context, args, {fn, false}, &op->neighbor));
+  const PlanRequest request{fn, /*needs_weights=*/false, /*machines=*/false, op->in.num_elements};
+  BF_RETURN_IF_ERROR(ResolveNeighborPlan(*context, args, request, &op->neighbor));
   op->managed_out = out;
   return Dispatch(*context, std::move(op), handle);
 }

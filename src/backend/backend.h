@@ -26,7 +26,7 @@ struct WireHeader {
   uint32_t magic = kMagic;
   uint8_t op_kind = 0;
   uint8_t dtype = 0;
-  uint8_t wire_dtype = 0;  // encoding on the wire; equal to dtype until compression lands
+  uint8_t encoding = 0;  // neighbor payloads: a WireEncoding (ops/compression.h); 0: raw dtype
   uint8_t flags = 0;
   int32_t sender = -1;
   // 0: one payload follows. N > 0: a fused message: N sub-headers follow, then their payloads,
@@ -38,6 +38,14 @@ struct WireHeader {
   uint64_t name_hash = 0;
   int64_t payload_elements = 0;
   int64_t row_elements = 0;  // window messages: element offset of this chunk
+  // Bytes of the payload. The backend sets it for every message it sends; senders of fused
+  // messages set it in each sub-header.
+  uint64_t payload_bytes = 0;
+  // Compressed neighbor payloads with error feedback: how many messages this edge carried under
+  // this name before (0: the sender starts from nothing, and so must the receiver).
+  uint32_t feedback_sequence = 0;
+  uint8_t feedback = 0;  // 1: the payload encodes a difference (error feedback)
+  uint8_t reserved[3] = {};
   // Window messages (op_kind >= kFirstWindowMessage) carry their request instead of a name.
   // (Trivial, so the union stays trivial; senders value-initialize it before filling it in.)
   struct WindowFields {
@@ -59,7 +67,7 @@ struct WireHeader {
   static constexpr uint8_t kDeparture = 0x7f;
   bool is_unsolicited() const { return op_kind >= kFirstWindowMessage; }
 };
-static_assert(sizeof(WireHeader) == 64, "WireHeader is a fixed 64-byte wire format");
+static_assert(sizeof(WireHeader) == 80, "WireHeader is a fixed 80-byte wire format");
 
 // Payloads in fused messages start at multiples of this, so every element type is aligned.
 constexpr size_t kFusedAlignment = 64;

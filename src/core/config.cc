@@ -9,7 +9,9 @@
 #include <cstdlib>
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <string>
+#include <utility>
 
 namespace bluefog {
 
@@ -40,6 +42,53 @@ Status ReadPositiveDoubleEnv(const char* name, double* out) {
   *out = value;
   return Status::Ok();
 }
+
+namespace {
+
+// options->compression and ->topk_ratio, else BLUEFOG_COMPRESSION and BLUEFOG_TOPK_RATIO.
+Status ReadCompression(const bf_init_options& given, Config* config) {
+  int compression = EnumValue(given.compression);
+  if (compression == BF_COMPRESSION_DEFAULT) {
+    compression = BF_COMPRESSION_NONE;
+    if (const char* text = std::getenv("BLUEFOG_COMPRESSION"); text && *text) {
+      static constexpr std::pair<const char*, bf_compression> kNames[] = {
+          {"none", BF_COMPRESSION_NONE}, {"bf16", BF_COMPRESSION_BFLOAT16},
+          {"bfloat16", BF_COMPRESSION_BFLOAT16}, {"fp16", BF_COMPRESSION_FLOAT16},
+          {"float16", BF_COMPRESSION_FLOAT16}, {"int8", BF_COMPRESSION_INT8},
+          {"topk", BF_COMPRESSION_TOPK}};
+      auto found = std::find_if(std::begin(kNames), std::end(kNames),
+                                [&](const auto& entry) { return std::strcmp(entry.first, text) == 0; });
+      if (found == std::end(kNames)) {
+        return Error(BF_ERR_INVALID_ARGUMENT, "environment variable BLUEFOG_COMPRESSION='", text,
+                     "' is not a compression (none, bf16, fp16, int8, topk)");
+      }
+      compression = found->second;
+    }
+  }
+  if (compression < BF_COMPRESSION_NONE || compression > BF_COMPRESSION_TOPK) {
+    return Error(BF_ERR_INVALID_ARGUMENT, "bf_init: options->compression ", compression,
+                 " is not a bf_compression value");
+  }
+  config->compression = static_cast<bf_compression>(compression);
+
+  const double ratio = given.topk_ratio;
+  if (!(ratio >= 0.0 && ratio <= 1.0)) {
+    return Error(BF_ERR_INVALID_ARGUMENT, "bf_init: options->topk_ratio is ", ratio,
+                 "; it must be in (0, 1] (or 0 for the default)");
+  }
+  if (ratio > 0.0) {
+    config->topk_ratio = ratio;
+  } else {
+    BF_RETURN_IF_ERROR(ReadPositiveDoubleEnv("BLUEFOG_TOPK_RATIO", &config->topk_ratio));
+    if (config->topk_ratio > 1.0) {
+      return Error(BF_ERR_INVALID_ARGUMENT, "environment variable BLUEFOG_TOPK_RATIO='",
+                   std::getenv("BLUEFOG_TOPK_RATIO"), "' must be in (0, 1]");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Status LoadConfig(const bf_init_options* options, Config* out) {
   bf_init_options given{};
@@ -115,6 +164,8 @@ Status LoadConfig(const bf_init_options* options, Config* out) {
 
   BF_RETURN_IF_ERROR(
       ReadPositiveIntEnv("BLUEFOG_MAX_WIN_SENT_LENGTH", &config.window_chunk_elements));
+
+  BF_RETURN_IF_ERROR(ReadCompression(given, &config));
 
   if (given.timeline_prefix != nullptr) {
     config.timeline_prefix = given.timeline_prefix;

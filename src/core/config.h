@@ -18,6 +18,8 @@ struct Config {
   double cycle_time_ms = 0.0;
   int window_chunk_elements = 0;  // BLUEFOG_MAX_WIN_SENT_LENGTH; 0: no limit of ours
   std::string timeline_prefix;  // BLUEFOG_TIMELINE: writes <prefix><rank>.json; empty: off
+  bf_compression compression = BF_COMPRESSION_NONE;  // BLUEFOG_COMPRESSION
+  double topk_ratio = 0.01;                          // BLUEFOG_TOPK_RATIO
 };
 
 // Reads min(options->struct_size, sizeof) bytes of `options` (NULL: defaults), then the

@@ -21,6 +21,8 @@ Status Context::Create(const Config& config, std::shared_ptr<Context>* out) {
   settings.cycle_time_ms = config.cycle_time_ms;
   settings.window_chunk_elements = config.window_chunk_elements;
   BF_RETURN_IF_ERROR(Engine::Start(backend_options, settings, &context->engine_));
+  context->default_compression_ = config.compression;
+  context->default_topk_ratio_ = config.topk_ratio;
   if (!config.timeline_prefix.empty()) {
     BF_RETURN_IF_ERROR(
         Timeline::Open(config.timeline_prefix, context->layout().rank, &context->timeline_));

@@ -30,6 +30,10 @@ class Context {
   int in_flight() const { return engine_->in_flight(); }
   bf_matching_mode matching_mode() const { return engine_->matching_mode(); }
   WindowRegistry& windows() { return engine_->windows(); }
+  FeedbackStore* feedback() { return engine_->feedback(); }
+  // Compression defaults for neighbor ops (bf_init_options, BLUEFOG_COMPRESSION/_TOPK_RATIO).
+  bf_compression default_compression() const { return default_compression_; }
+  double default_topk_ratio() const { return default_topk_ratio_; }
   // Whether window ops issued now carry associated p (bf_set_win_associated_p).
   bool win_associated_p() const { return win_associated_p_.load(); }
   void set_win_associated_p(bool on) { win_associated_p_.store(on); }
@@ -54,6 +58,8 @@ class Context {
   std::unique_ptr<Engine> engine_;
   HandleTable handles_;
   std::atomic<bool> win_associated_p_{false};
+  bf_compression default_compression_ = BF_COMPRESSION_NONE;
+  double default_topk_ratio_ = 0.01;
   std::array<std::atomic<uint64_t>, 32> unnamed_counts_{};  // by OpKind
 
   mutable std::mutex topology_mutex_;

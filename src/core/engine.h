@@ -19,6 +19,7 @@
 #include "backend/mpi/mpi_backend.h"
 #include "core/op.h"
 #include "core/timeline.h"
+#include "ops/compression.h"
 #include "window/window.h"
 #include "window/window_service.h"
 
@@ -54,6 +55,8 @@ class Engine {
   int in_flight() const { return in_flight_.load(); }
   // The windows that exist on this rank (callers validate against them; the engine serves them).
   WindowRegistry& windows() { return windows_; }
+  // Error-feedback estimates of compressed neighbor ops (engine thread only; ops carry a pointer).
+  FeedbackStore* feedback() { return &feedback_; }
 
  private:
   Engine() = default;
@@ -106,6 +109,7 @@ class Engine {
   std::vector<std::unique_ptr<Op>> active_;             // neighbor ops started, not finished
   std::vector<std::unique_ptr<Op>> window_ops_;         // window ops started, not finished
   std::unique_ptr<WindowService> window_service_;
+  FeedbackStore feedback_;
   std::vector<int> departed_;  // ranks that have announced bf_finalize
   size_t departures_handled_ = 0;
   std::deque<std::unique_ptr<Op>> awaiting_order_;      // named mode: waiting for negotiation

@@ -17,6 +17,7 @@
 
 namespace bluefog {
 
+class FeedbackStore;
 class Topology;
 struct Window;
 struct WindowProgress;
@@ -54,6 +55,16 @@ struct NeighborPlan {
   std::vector<double> src_weights;  // parallel to src_ranks
   std::vector<int> dst_ranks;       // send to
   std::vector<double> dst_weights;  // parallel to dst_ranks; 1.0 means unscaled
+
+  // Compression of what this rank sends (ops/compression.h); BF_COMPRESSION_NONE: raw.
+  bf_compression compression = BF_COMPRESSION_NONE;
+  double topk_ratio = 0.0;
+  bool error_feedback = false;
+  double consensus_step = 1.0;
+  // Error feedback: parallel to dst_ranks, the weight each destination gives this rank's value
+  // (the part of it a destination lacks stays here, with that weight).
+  std::vector<double> receiver_weights;
+  FeedbackStore* feedback = nullptr;  // the engine's; used on the engine thread only
 };
 
 // The sends of neighbor ops started together: possibly fused messages (which own their packed
@@ -67,6 +78,10 @@ struct SendBatch {
 // Where a neighbor operation stands between posting its sends and finishing (engine thread only).
 struct NeighborProgress {
   std::vector<std::vector<std::byte>> scaled;  // per-destination weighted copies of `in`
+  // Compressed sends: per destination, the encoded payload and (error feedback) the residual,
+  // what the destination's estimate still lacks of the scaled `in`.
+  std::vector<std::vector<std::byte>> encoded;
+  std::vector<std::vector<std::byte>> residuals;
   std::shared_ptr<SendBatch> batch;
   bool sends_done = false;
   std::vector<std::unique_ptr<ReceivedMessage>> received;  // parallel to src_ranks

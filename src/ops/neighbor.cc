@@ -10,22 +10,38 @@
 #include "core/backoff.h"
 #include "core/managed_tensor.h"
 #include "ops/combine.h"
+#include "ops/compression.h"
 #include "ops/execute.h"
 
 namespace bluefog {
 
 namespace {
 
+WireEncoding EncodingOf(const Op& op) { return EncodingFor(op.neighbor.compression); }
+
+// Elements a top-k payload of `op` carries (0 for other encodings).
+int64_t KeptOf(const Op& op) {
+  return EncodingOf(op) == WireEncoding::kTopK
+             ? TopKCount(op.neighbor.topk_ratio, op.in.num_elements)
+             : 0;
+}
+
+bool UsesFeedback(const Op& op) {
+  return op.neighbor.error_feedback && EncodingOf(op) != WireEncoding::kRaw;
+}
+
 WireHeader HeaderFor(const Op& op, int my_rank) {
   WireHeader header;
   header.op_kind = static_cast<uint8_t>(op.kind);
   header.dtype = static_cast<uint8_t>(op.in.dtype);
-  header.wire_dtype = header.dtype;
+  header.encoding = static_cast<uint8_t>(EncodingOf(op));
+  header.feedback = UsesFeedback(op) ? 1 : 0;
   header.flags = static_cast<uint8_t>(op.in.shape.size());
   header.sender = my_rank;
   header.name_hash = HashName(op.name);
   header.payload_elements = op.in.num_elements;
   header.row_elements = op.in.row_elements();
+  header.payload_bytes = EncodedBytes(EncodingOf(op), op.in.dtype, op.in.num_elements, KeptOf(op));
   std::strncpy(header.name, op.name.c_str(), sizeof(header.name) - 1);
   return header;
 }
@@ -35,7 +51,13 @@ std::string DescribeHeader(const WireHeader& header) {
   const auto kind = static_cast<OpKind>(header.op_kind);
   text << OpKindName(kind) << " '" << std::string(header.name, strnlen(header.name, 24)) << "'"
        << " (" << DTypeName(static_cast<DType>(header.dtype)) << ", "
-       << header.payload_elements << " elements)";
+       << header.payload_elements << " elements";
+  const auto encoding = static_cast<WireEncoding>(header.encoding);
+  if (encoding != WireEncoding::kRaw) {
+    text << ", " << EncodingName(encoding) << " on the wire, "
+         << (header.feedback ? "with" : "without") << " error feedback";
+  }
+  text << ")";
   return text.str();
 }
 
@@ -46,15 +68,19 @@ Status CheckIncoming(const Op& op, const ReceivedMessage& incoming, int my_rank,
   const WireHeader expected = HeaderFor(op, my_rank);
   bool match = got.magic == WireHeader::kMagic && got.op_kind == expected.op_kind &&
                got.name_hash == expected.name_hash && got.dtype == expected.dtype &&
+               got.encoding == expected.encoding && got.feedback == expected.feedback &&
                got.sender == incoming.source;
   if (same_size) {
     match = match && got.payload_elements == expected.payload_elements;
   } else {
     match = match && got.row_elements == expected.row_elements && got.flags == expected.flags;
   }
-  const size_t payload_bytes =
-      static_cast<size_t>(got.payload_elements) * ElementSize(static_cast<DType>(got.dtype));
-  match = match && incoming.payload_bytes() == payload_bytes;
+  // (Top-k sizes differ when the ranks' ratios do; gathers are raw, of any row count.)
+  const size_t declared =
+      same_size ? expected.payload_bytes
+                : static_cast<size_t>(got.payload_elements) *
+                      ElementSize(static_cast<DType>(got.dtype));
+  match = match && got.payload_bytes == declared && incoming.payload_bytes() == declared;
   if (match) return Status::Ok();
   if (got.magic != WireHeader::kMagic) {
     return Error(BF_ERR_MISMATCH, "rank ", my_rank, " received a message from rank ",
@@ -99,6 +125,36 @@ Status CheckPlanConsistency(const Op& op, Backend& backend) {
 
 Status CheckTopologyConsistency(Op& op, Backend& backend) { return CheckPlanConsistency(op, backend); }
 
+namespace {
+
+// Encodes `value` (the scaled `in` for destination k) into progress->encoded[k]. With error
+// feedback it encodes the difference from what the destination has, adds it to this end's copy
+// of that estimate as the destination will, and keeps the residual in progress->residuals[k].
+void EncodeForDestination(const Op& op, size_t k, const void* value, WireHeader* header,
+                          NeighborProgress* progress) {
+  const DType dtype = op.in.dtype;
+  const int64_t n = op.in.num_elements;
+  const WireEncoding encoding = EncodingOf(op);
+  const int64_t kept = KeptOf(op);
+  auto& wire = progress->encoded[k];
+  wire.resize(EncodedBytes(encoding, dtype, n, kept));
+  if (!UsesFeedback(op)) {
+    Encode(encoding, dtype, value, n, kept, wire.data());
+    return;
+  }
+  EdgeEstimate& estimate = op.neighbor.feedback->Find(op.name, op.neighbor.dst_ranks[k],
+                                                      FeedbackStore::Side::kSent, dtype, n);
+  auto& residual = progress->residuals[k];
+  residual.resize(op.in.num_bytes());
+  Subtract(dtype, residual.data(), value, estimate.values.data(), static_cast<size_t>(n));
+  Encode(encoding, dtype, residual.data(), n, kept, wire.data());
+  header->feedback_sequence = estimate.sequence++;
+  (void)AddDecoded(encoding, dtype, wire.data(), n, kept, estimate.values.data());
+  Subtract(dtype, residual.data(), value, estimate.values.data(), static_cast<size_t>(n));
+}
+
+}  // namespace
+
 Status StartNeighborOps(std::span<Op* const> ops, Backend& backend, size_t fusion_threshold_bytes) {
   const int me = backend.rank(Group::kWorld);
   struct Segment {
@@ -111,7 +167,12 @@ Status StartNeighborOps(std::span<Op* const> ops, Backend& backend, size_t fusio
     const NeighborPlan& plan = op->neighbor;
     auto progress = std::make_unique<NeighborProgress>();
     const WireHeader header = HeaderFor(*op, me);
+    const bool compressed = plan.compression != BF_COMPRESSION_NONE;
     progress->scaled.resize(plan.dst_ranks.size());
+    if (compressed) {
+      progress->encoded.resize(plan.dst_ranks.size());
+      progress->residuals.resize(plan.dst_ranks.size());
+    }
     for (size_t k = 0; k < plan.dst_ranks.size(); ++k) {
       const void* payload = op->in.data;
       if (k < plan.dst_weights.size() && plan.dst_weights[k] != 1.0) {
@@ -121,7 +182,13 @@ Status StartNeighborOps(std::span<Op* const> ops, Backend& backend, size_t fusio
               static_cast<size_t>(op->in.num_elements));
         payload = scaled.data();
       }
-      by_destination[plan.dst_ranks[k]].push_back({header, payload, op->in.num_bytes()});
+      WireHeader to_destination = header;
+      if (compressed) {
+        EncodeForDestination(*op, k, payload, &to_destination, progress.get());
+        payload = progress->encoded[k].data();
+      }
+      by_destination[plan.dst_ranks[k]].push_back(
+          {to_destination, payload, to_destination.payload_bytes});
     }
     progress->received.resize(plan.src_ranks.size());
     op->progress = std::move(progress);
@@ -148,7 +215,7 @@ Status StartNeighborOps(std::span<Op* const> ops, Backend& backend, size_t fusio
     };
     size_t offset = sizeof(WireHeader);
     for (const Segment& segment : segments) {
-      std::memcpy(at(offset), &segment.header, sizeof(WireHeader));
+      std::memcpy(at(offset), &segment.header, sizeof(WireHeader));  // payload_bytes set
       offset += sizeof(WireHeader);
     }
     for (const Segment& segment : segments) {
@@ -173,7 +240,71 @@ Status StartNeighborOp(Op& op, Backend& backend) {
 
 namespace {
 
+// Compressed: every header is checked before any estimate changes, then each message is decoded
+// (into its edge's estimate, or a scratch buffer without error feedback) and combined:
+//   out = in + step * (self_weight * in + sum_j w_j * decoded_j + sum_k r_k * residual_k - in).
+Status CombineCompressed(Op& op, int me) {
+  NeighborProgress& progress = *op.progress;
+  const NeighborPlan& plan = op.neighbor;
+  const DType dtype = op.in.dtype;
+  const int64_t n = op.in.num_elements;
+  const WireEncoding encoding = EncodingOf(op);
+  const int64_t kept = KeptOf(op);
+  const bool feedback = UsesFeedback(op);
+  std::vector<EdgeEstimate*> estimates(progress.received.size(), nullptr);
+  for (size_t k = 0; k < progress.received.size(); ++k) {
+    const ReceivedMessage& message = *progress.received[k];
+    BF_RETURN_IF_ERROR(CheckIncoming(op, message, me, /*same_size=*/true));
+    if (!feedback) continue;
+    EdgeEstimate& estimate = plan.feedback->Find(op.name, plan.src_ranks[k],
+                                                 FeedbackStore::Side::kReceived, dtype, n);
+    const uint32_t sequence = message.header.feedback_sequence;
+    if (sequence == 0 && estimate.sequence != 0) estimate.Reset();  // the sender started over
+    if (sequence != estimate.sequence) {
+      return Error(BF_ERR_MISMATCH, OpKindName(op.kind), " '", op.name, "': rank ", me,
+                   " has applied ", estimate.sequence, " error-feedback messages from rank ",
+                   plan.src_ranks[k], ", which sent its message number ", sequence,
+                   "; an earlier operation under this name failed on one side. Use a new name "
+                   "to start the estimates afresh");
+    }
+    estimates[k] = &estimate;
+  }
+  const double step = plan.consensus_step;
+  std::vector<const void*> sources;
+  std::vector<double> weights;
+  std::vector<std::vector<std::byte>> scratch;  // decoded messages without error feedback
+  scratch.reserve(progress.received.size());
+  for (size_t k = 0; k < progress.received.size(); ++k) {
+    const ReceivedMessage& message = *progress.received[k];
+    void* target = nullptr;
+    if (feedback) {
+      target = estimates[k]->values.data();
+      ++estimates[k]->sequence;
+    } else {
+      target = scratch.emplace_back(op.in.num_bytes(), std::byte{0}).data();
+    }
+    if (!AddDecoded(encoding, dtype, message.payload(), n, kept, target)) {
+      return Error(BF_ERR_MISMATCH, OpKindName(op.kind), " '", op.name, "': rank ", me,
+                   " received a malformed ", EncodingName(encoding), " payload from rank ",
+                   plan.src_ranks[k]);
+    }
+    if (plan.src_weights[k] == 0.0) continue;  // received (static pattern), not combined
+    sources.push_back(target);
+    weights.push_back(step * plan.src_weights[k]);
+  }
+  if (feedback) {
+    for (size_t k = 0; k < plan.dst_ranks.size(); ++k) {
+      sources.push_back(progress.residuals[k].data());
+      weights.push_back(step * plan.receiver_weights[k]);
+    }
+  }
+  WeightedCombine(dtype, op.out.data, op.in.data, 1.0 - step + step * plan.self_weight, sources,
+                  weights, static_cast<size_t>(n));
+  return Status::Ok();
+}
+
 Status CombineReceived(Op& op, int me) {
+  if (op.neighbor.compression != BF_COMPRESSION_NONE) return CombineCompressed(op, me);
   NeighborProgress& progress = *op.progress;
   std::vector<const void*> sources;
   std::vector<double> weights;

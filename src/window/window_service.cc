@@ -26,7 +26,6 @@ WireHeader WindowHeader(WindowMessage kind, DType dtype, uint64_t window_hash, i
   WireHeader header;
   header.op_kind = static_cast<uint8_t>(kind);
   header.dtype = static_cast<uint8_t>(dtype);
-  header.wire_dtype = header.dtype;
   header.sender = sender;
   header.name_hash = window_hash;
   header.window = {};

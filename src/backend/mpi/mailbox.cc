@@ -99,8 +99,7 @@ Status Mailbox::Arrived(Arriving arrived) {
     std::memcpy(&header, arrived.buffer.data.get(), sizeof(WireHeader));
     if (header.fused_count == WireHeader::kPayloadFollows) {
       // The payload is the sender's next message on the payload tag: receive it in order.
-      const size_t bytes = static_cast<size_t>(header.payload_elements) *
-                           ElementSize(static_cast<DType>(header.dtype));
+      const size_t bytes = header.payload_bytes;
       pool_->Release(std::move(arrived.buffer));
       Arriving payload;
       payload.source = arrived.source;
@@ -154,9 +153,8 @@ void Mailbox::File(int source, PooledBuffer buffer) {
     offset = AlignFused(offset);
     WireHeader part;
     std::memcpy(&part, storage->buffer.data.get() + sizeof(WireHeader) * (1 + k), sizeof(part));
-    const size_t bytes = static_cast<size_t>(part.payload_elements) *
-                         ElementSize(static_cast<DType>(part.dtype));
-    if (offset + bytes > total) break;  // malformed; the op will report the missing payload
+    const size_t bytes = part.payload_bytes;
+    if (bytes > total || offset + bytes > total) break;  // malformed; the op will report the missing payload
     filed_[{source, part.name_hash}].push_back({storage, part, offset, bytes});
     offset += bytes;
   }
@@ -249,10 +247,11 @@ Status Mailbox::Send(std::span<const Outgoing> sends, std::unique_ptr<PendingSen
       return Unsupported("a neighbor message exceeds 2 GiB; split the tensor");
     }
     pending->headers[i] = send.header;
+    pending->headers[i].payload_bytes = send.payload_bytes;
     if (send.payload_bytes <= kPackLimitBytes) {
       auto& packed = pending->packed[i];
       packed.resize(total);
-      std::memcpy(packed.data(), &send.header, sizeof(WireHeader));
+      std::memcpy(packed.data(), &pending->headers[i], sizeof(WireHeader));
       if (send.payload_bytes) {
         std::memcpy(packed.data() + sizeof(WireHeader), send.payload, send.payload_bytes);
       }
