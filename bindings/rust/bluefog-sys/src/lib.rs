@@ -166,6 +166,30 @@ pub const BF_MATCHING_ORDERED: bf_matching_mode = 1;
 /// Operations match by name and may be issued in different orders on different ranks.
 pub const BF_MATCHING_NAMED: bf_matching_mode = 2;
 
+/// How neighbor_allreduce payloads travel (`bf_compression`, docs/compression.md).
+pub type bf_compression = c_int;
+/// The init option / `BLUEFOG_COMPRESSION`, else none.
+pub const BF_COMPRESSION_DEFAULT: bf_compression = 0;
+/// The tensor as it is.
+pub const BF_COMPRESSION_NONE: bf_compression = 1;
+/// Cast to bfloat16 on the wire.
+pub const BF_COMPRESSION_BFLOAT16: bf_compression = 2;
+/// Cast to float16 on the wire.
+pub const BF_COMPRESSION_FLOAT16: bf_compression = 3;
+/// int8 with one float32 scale per 256 elements.
+pub const BF_COMPRESSION_INT8: bf_compression = 4;
+/// The largest-magnitude fraction, as index/value pairs.
+pub const BF_COMPRESSION_TOPK: bf_compression = 5;
+
+/// Whether compressed sends keep error-feedback state (`bf_error_feedback`).
+pub type bf_error_feedback = c_int;
+/// On for every lossy compression.
+pub const BF_ERROR_FEEDBACK_DEFAULT: bf_error_feedback = 0;
+/// Keep per-(name, peer) estimates and send differences.
+pub const BF_ERROR_FEEDBACK_ON: bf_error_feedback = 1;
+/// Send the encoded tensor itself (the mean drifts).
+pub const BF_ERROR_FEEDBACK_OFF: bf_error_feedback = 2;
+
 /// Options of `bf_init`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -186,6 +210,10 @@ pub struct bf_init_options {
     pub fusion_threshold_bytes: i64,
     /// Milliseconds to wait for more operations to fuse with; 0: default.
     pub cycle_time_ms: c_double,
+    /// Compression where neighbor arguments leave it default; `BF_COMPRESSION_DEFAULT`: env.
+    pub compression: bf_compression,
+    /// Top-k fraction where arguments leave it 0; 0: `BLUEFOG_TOPK_RATIO`, else 0.01.
+    pub topk_ratio: c_double,
 }
 
 impl Default for bf_init_options {
@@ -200,6 +228,8 @@ impl Default for bf_init_options {
             timeline_prefix: std::ptr::null(),
             fusion_threshold_bytes: 0,
             cycle_time_ms: 0.0,
+            compression: BF_COMPRESSION_DEFAULT,
+            topk_ratio: 0.0,
         }
     }
 }
@@ -306,6 +336,14 @@ pub struct bf_neighbor_args {
     pub dst_weights: *const c_double,
     /// Nonzero: verify the dynamic lists globally first.
     pub check_topology: c_int,
+    /// Compression of what this rank sends (`BF_COMPRESSION_DEFAULT`: the init default).
+    pub compression: bf_compression,
+    /// Top-k fraction kept, in (0, 1]; 0: the init default.
+    pub topk_ratio: c_double,
+    /// Error feedback (default: on for lossy compression; needs a name).
+    pub error_feedback: bf_error_feedback,
+    /// Consensus step in (0, 1]; 0: 1, or min(1, 2 * ratio) for top-k.
+    pub consensus_step: c_double,
 }
 
 impl Default for bf_neighbor_args {
@@ -323,6 +361,10 @@ impl Default for bf_neighbor_args {
             dst_ranks: std::ptr::null(),
             dst_weights: std::ptr::null(),
             check_topology: 0,
+            compression: BF_COMPRESSION_DEFAULT,
+            topk_ratio: 0.0,
+            error_feedback: BF_ERROR_FEEDBACK_DEFAULT,
+            consensus_step: 0.0,
         }
     }
 }

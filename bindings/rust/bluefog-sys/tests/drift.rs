@@ -347,11 +347,12 @@ fn struct_layouts_match_the_c_compiler() {
         DLTensor { data, device, ndim, dtype, shape, strides, byte_offset }
         DLManagedTensor { dl_tensor, manager_ctx, deleter }
         bf_init_options { struct_size, mpi_comm, nodes_per_machine, matching_mode, stall_warning_s,
-            timeline_prefix, fusion_threshold_bytes, cycle_time_ms }
+            timeline_prefix, fusion_threshold_bytes, cycle_time_ms, compression, topk_ratio }
         bf_op_args { struct_size, name }
         bf_allreduce_args { struct_size, name, op, machine_local }
         bf_neighbor_args { struct_size, name, has_weights, self_weight, src_count, src_ranks,
-            src_weights, dynamic, dst_count, dst_ranks, dst_weights, check_topology }
+            src_weights, dynamic, dst_count, dst_ranks, dst_weights, check_topology, compression,
+            topk_ratio, error_feedback, consensus_step }
         bf_win_op_args { struct_size, has_self_weight, self_weight, has_ranks, count, ranks,
             weights, require_mutex }
         bf_win_update_args { struct_size, has_weights, self_weight, count, ranks, weights, reset,

@@ -109,6 +109,37 @@ impl AllreduceArgs {
     }
 }
 
+/// How `neighbor_allreduce` sends this rank's tensor (docs/compression.md). The combine always
+/// runs in the tensor's own precision.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Compression {
+    /// The tensor as it is.
+    None,
+    /// Cast to bfloat16 on the wire (2 bytes per element).
+    BFloat16,
+    /// Cast to float16 on the wire (2 bytes per element).
+    Float16,
+    /// int8 with one f32 scale per 256 elements (about 1 byte per element).
+    Int8,
+    /// The `ratio` fraction of largest magnitudes, as index/value pairs.
+    TopK {
+        /// Fraction kept, in (0, 1].
+        ratio: f64,
+    },
+}
+
+impl Compression {
+    pub(crate) fn raw(self) -> (sys::bf_compression, c_double) {
+        match self {
+            Compression::None => (sys::BF_COMPRESSION_NONE, 0.0),
+            Compression::BFloat16 => (sys::BF_COMPRESSION_BFLOAT16, 0.0),
+            Compression::Float16 => (sys::BF_COMPRESSION_FLOAT16, 0.0),
+            Compression::Int8 => (sys::BF_COMPRESSION_INT8, 0.0),
+            Compression::TopK { ratio } => (sys::BF_COMPRESSION_TOPK, ratio),
+        }
+    }
+}
+
 /// Arguments of the neighbor operations: who sends to whom, with which weights.
 ///
 /// * Static (the default): send to the topology's out-neighbors, receive from its in-neighbors,
@@ -127,6 +158,9 @@ pub struct NeighborArgs {
     weights: Option<(f64, Vec<i32>, Vec<f64>)>,
     destinations: Option<(Vec<i32>, Option<Vec<f64>>)>,
     check_topology: bool,
+    compression: Option<Compression>,
+    error_feedback: Option<bool>,
+    consensus_step: Option<f64>,
 }
 
 impl NeighborArgs {
@@ -168,6 +202,27 @@ impl NeighborArgs {
         self
     }
 
+    /// Compresses what this rank sends (`neighbor_allreduce`; every rank of an exchange alike).
+    /// Lossy modes keep error feedback by default, which needs a [`named`](Self::named)
+    /// operation with the same shape every call. Without a call: the `bf_init` default.
+    pub fn compression(mut self, compression: Compression) -> NeighborArgs {
+        self.compression = Some(compression);
+        self
+    }
+
+    /// Turns error feedback on or off (default: on for lossy compression). Off sends the encoded
+    /// tensor itself, and repeated averaging drifts from the mean.
+    pub fn error_feedback(mut self, on: bool) -> NeighborArgs {
+        self.error_feedback = Some(on);
+        self
+    }
+
+    /// The consensus step of compressed averaging, in (0, 1] (default 1; top-k: min(1, 2 ratio)).
+    pub fn consensus_step(mut self, step: f64) -> NeighborArgs {
+        self.consensus_step = Some(step);
+        self
+    }
+
     pub(crate) fn prepare(&self) -> Result<Prepared> {
         let name = c_name(&self.name)?;
         let count = |n: usize| {
@@ -197,6 +252,15 @@ impl NeighborArgs {
             }
         }
         raw.check_topology = c_int::from(self.check_topology);
+        if let Some(compression) = self.compression {
+            (raw.compression, raw.topk_ratio) = compression.raw();
+        }
+        raw.error_feedback = match self.error_feedback {
+            None => sys::BF_ERROR_FEEDBACK_DEFAULT,
+            Some(true) => sys::BF_ERROR_FEEDBACK_ON,
+            Some(false) => sys::BF_ERROR_FEEDBACK_OFF,
+        };
+        raw.consensus_step = self.consensus_step.unwrap_or(0.0);
         Ok(Prepared {
             raw: Raw::Neighbor(Box::new(raw)),
             _name: name,

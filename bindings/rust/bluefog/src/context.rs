@@ -50,6 +50,9 @@ pub struct InitOptions {
     /// Milliseconds the engine waits after waking for more operations to fuse with; 0:
     /// `BLUEFOG_CYCLE_TIME`, else 0.
     pub cycle_time_ms: f64,
+    /// Compression of neighbor operations whose arguments set none; `None`:
+    /// `BLUEFOG_COMPRESSION`, else no compression.
+    pub compression: Option<crate::Compression>,
     /// An MPI communicator to adopt instead of `MPI_COMM_WORLD` (the library duplicates it).
     pub mpi_comm: Option<MpiComm>,
 }
@@ -261,6 +264,8 @@ impl Context {
             timeline_prefix: timeline_prefix.as_ref().map_or(ptr::null(), |p| p.as_ptr()),
             fusion_threshold_bytes: options.fusion_threshold_bytes,
             cycle_time_ms: options.cycle_time_ms,
+            compression: options.compression.map_or(sys::BF_COMPRESSION_DEFAULT, |c| c.raw().0),
+            topk_ratio: options.compression.map_or(0.0, |c| c.raw().1),
             ..Default::default()
         };
         match check(unsafe { sys::bf_init(&raw) }) {

@@ -39,7 +39,7 @@ mod tensor;
 mod topology;
 mod window;
 
-pub use args::{AllreduceArgs, NeighborArgs, OpArgs, ReduceOp};
+pub use args::{AllreduceArgs, Compression, NeighborArgs, OpArgs, ReduceOp};
 pub use bluefog_sys as sys;
 pub use context::{Context, InitOptions, MatchingMode, MpiComm, TimelineActivity};
 pub use element::{Bf16, Element, FloatElement, F16};

@@ -243,3 +243,37 @@ fn inferred_topology_from_destinations_or_sources() {
     }
     assert_eq!(right_ring.to_matrix().unwrap(), from_sources.to_matrix().unwrap());
 }
+
+#[test]
+fn compressed_averaging_with_error_feedback_reaches_the_mean() {
+    use bluefog::Compression;
+    let (rank, n) = rank_size();
+    bf().set_topology(&Topology::exponential(n, 2).unwrap(), false).unwrap();
+    let start = |r: i32| -> Vec<f32> {
+        (0..500).map(|i| 3.0 + r as f32 + 2.0 * (0.37 * i as f32 + 1.3 * r as f32).sin()).collect()
+    };
+    let mean: Vec<f64> = (0..500)
+        .map(|i| (0..n).map(|r| f64::from(start(r)[i])).sum::<f64>() / f64::from(n))
+        .collect();
+    for (name, compression) in [
+        ("rust.int8", Compression::Int8),
+        ("rust.bf16", Compression::BFloat16),
+        ("rust.topk", Compression::TopK { ratio: 0.1 }),
+    ] {
+        let args = NeighborArgs::new().named(name).compression(compression);
+        let mut x = start(rank);
+        for _ in 0..400 {
+            bf().neighbor_allreduce_in_place(&mut x, &args).unwrap();
+        }
+        let worst = x.iter().zip(&mean).map(|(a, m)| (f64::from(*a) - m).abs() / m.abs());
+        let worst = worst.fold(0.0, f64::max);
+        assert!(worst < 1e-4, "{name}: relative error {worst}");
+    }
+    // Error feedback keeps per-name state: an unnamed call must turn it off explicitly.
+    let mut x = start(rank);
+    let unnamed = NeighborArgs::new().compression(Compression::Int8);
+    let error = bf().neighbor_allreduce_in_place(&mut x, &unnamed).unwrap_err();
+    assert_eq!(error.status(), Status::InvalidArgument, "{error}");
+    let no_feedback = unnamed.error_feedback(false);
+    bf().neighbor_allreduce_in_place(&mut x, &no_feedback).unwrap();
+}
