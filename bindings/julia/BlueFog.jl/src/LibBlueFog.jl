@@ -75,6 +75,19 @@ const BF_MATCHING_DEFAULT = bf_matching_mode(0)
 const BF_MATCHING_ORDERED = bf_matching_mode(1)
 const BF_MATCHING_NAMED = bf_matching_mode(2)
 
+const bf_compression = Cint
+const BF_COMPRESSION_DEFAULT = bf_compression(0)
+const BF_COMPRESSION_NONE = bf_compression(1)
+const BF_COMPRESSION_BFLOAT16 = bf_compression(2)
+const BF_COMPRESSION_FLOAT16 = bf_compression(3)
+const BF_COMPRESSION_INT8 = bf_compression(4)
+const BF_COMPRESSION_TOPK = bf_compression(5)
+
+const bf_error_feedback = Cint
+const BF_ERROR_FEEDBACK_DEFAULT = bf_error_feedback(0)
+const BF_ERROR_FEEDBACK_ON = bf_error_feedback(1)
+const BF_ERROR_FEEDBACK_OFF = bf_error_feedback(2)
+
 struct bf_init_options
     struct_size::Csize_t
     mpi_comm::Ptr{Cvoid}
@@ -84,6 +97,8 @@ struct bf_init_options
     timeline_prefix::Ptr{Cchar}
     fusion_threshold_bytes::Int64
     cycle_time_ms::Cdouble
+    compression::bf_compression
+    topk_ratio::Cdouble
 end
 
 # Opaque weighted digraph, only handled through Ptr{bf_topology}.
@@ -125,6 +140,10 @@ struct bf_neighbor_args
     dst_ranks::Ptr{Cint}
     dst_weights::Ptr{Cdouble}
     check_topology::Cint
+    compression::bf_compression
+    topk_ratio::Cdouble
+    error_feedback::bf_error_feedback
+    consensus_step::Cdouble
 end
 
 struct bf_win_op_args

@@ -19,16 +19,19 @@ const ATEXIT_REGISTERED = Ref(false)
 
 """
     BlueFog.init(; nodes_per_machine = 0, matching = :default, stall_warning_s = 0.0,
-                 timeline_prefix = nothing, fusion_threshold_bytes = 0, cycle_time_ms = 0.0)
+                 timeline_prefix = nothing, fusion_threshold_bytes = 0, cycle_time_ms = 0.0,
+                 compression = nothing, topk_ratio = 0.0)
 
 Starts BlueFog (and MPI, with `MPI_THREAD_MULTIPLE`, unless it is already initialized) and
 returns a `Context`. Collective over all ranks. `matching` is `:default`, `:ordered` or `:named`;
 `timeline_prefix` writes a Chrome trace to `<prefix><rank>.json`; zeros mean the library's
-defaults (and its `BLUEFOG_*` environment variables).
+defaults (and its `BLUEFOG_*` environment variables). `compression` (`:none`, `:bf16`, `:fp16`,
+`:int8`, `:topk`) and `topk_ratio` are the defaults of neighbor averaging (docs/compression.md).
 """
 function init(; nodes_per_machine::Integer = 0, matching::Symbol = :default,
               stall_warning_s::Real = 0.0, timeline_prefix::Union{Nothing,AbstractString} = nothing,
-              fusion_threshold_bytes::Integer = 0, cycle_time_ms::Real = 0.0)
+              fusion_threshold_bytes::Integer = 0, cycle_time_ms::Real = 0.0,
+              compression::Union{Nothing,Symbol} = nothing, topk_ratio::Real = 0.0)
     haskey(MATCHING_MODES, matching) || throw(invalid_argument("unknown matching mode :$matching"))
     prefix = timeline_prefix === nothing ? nothing : String(timeline_prefix)
     if prefix !== nothing && Base.containsnul(prefix)
@@ -38,7 +41,8 @@ function init(; nodes_per_machine::Integer = 0, matching::Symbol = :default,
         prefix_ptr = prefix === nothing ? Ptr{Cchar}(C_NULL) : Ptr{Cchar}(pointer(prefix))
         options = L.bf_init_options(sizeof(L.bf_init_options), C_NULL, nodes_per_machine,
                                     MATCHING_MODES[matching], stall_warning_s, prefix_ptr,
-                                    fusion_threshold_bytes, cycle_time_ms)
+                                    fusion_threshold_bytes, cycle_time_ms,
+                                    compression_code(compression), topk_ratio)
         check(L.bf_init(Ref(options)))
     end
     if !ATEXIT_REGISTERED[]

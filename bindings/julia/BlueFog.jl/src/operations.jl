@@ -22,6 +22,17 @@ end
 
 const REDUCE_OPS = Dict(:average => L.BF_REDUCE_AVERAGE, :sum => L.BF_REDUCE_SUM)
 
+const COMPRESSIONS = Dict(:none => L.BF_COMPRESSION_NONE, :bf16 => L.BF_COMPRESSION_BFLOAT16,
+                          :fp16 => L.BF_COMPRESSION_FLOAT16, :int8 => L.BF_COMPRESSION_INT8,
+                          :topk => L.BF_COMPRESSION_TOPK)
+
+function compression_code(compression::Union{Nothing,Symbol})
+    compression === nothing && return L.BF_COMPRESSION_DEFAULT
+    haskey(COMPRESSIONS, compression) ||
+        throw(invalid_argument("unknown compression :$compression (:none, :bf16, :fp16, :int8, :topk)"))
+    return COMPRESSIONS[compression]
+end
+
 function allreduce_args(name, op::Symbol, machine_local::Bool)
     haskey(REDUCE_OPS, op) || throw(invalid_argument("unknown reduction :$op (:average or :sum)"))
     ptr, s = c_name(name)
@@ -35,10 +46,16 @@ Neighbor arguments in BlueFog's style:
   weights; without them the topology's weights (or uniform ones) apply;
 - `dst_weights` switches to dynamic mode: a vector of destination ranks, or `rank => scale`
   pairs / a dict scaling the copy sent to each;
-- `check_topology` verifies every rank's dynamic lists against each other first.
+- `check_topology` verifies every rank's dynamic lists against each other first;
+- `compression` (`:none`, `:bf16`, `:fp16`, `:int8`, `:topk`; `nothing`: the `init` default),
+  `topk_ratio`, `error_feedback` (`nothing`: on for lossy modes; it needs a `name`) and
+  `consensus_step` compress what this rank sends (neighbor_allreduce, docs/compression.md).
 """
 function neighbor_args(; name = nothing, self_weight = nothing, src_weights = nothing,
-                       dst_weights = nothing, check_topology::Bool = false)
+                       dst_weights = nothing, check_topology::Bool = false,
+                       compression::Union{Nothing,Symbol} = nothing, topk_ratio::Real = 0.0,
+                       error_feedback::Union{Nothing,Bool} = nothing,
+                       consensus_step::Real = 0.0)
     name_ptr, name_string = c_name(name)
     keep = Any[name_string]
     has_weights = self_weight !== nothing || src_weights !== nothing
@@ -64,7 +81,11 @@ function neighbor_args(; name = nothing, self_weight = nothing, src_weights = no
                              has_weights ? Float64(self_weight) : 0.0, length(src_ranks),
                              pointer_or_null(src_ranks), pointer_or_null(src_values), dynamic,
                              length(dst_ranks), pointer_or_null(dst_ranks),
-                             pointer_or_null(dst_values), check_topology)
+                             pointer_or_null(dst_values), check_topology,
+                             compression_code(compression), topk_ratio,
+                             error_feedback === nothing ? L.BF_ERROR_FEEDBACK_DEFAULT :
+                             error_feedback ? L.BF_ERROR_FEEDBACK_ON : L.BF_ERROR_FEEDBACK_OFF,
+                             consensus_step)
     return CArgs(Ref(raw), keep)
 end
 
@@ -180,11 +201,13 @@ neighbor_allreduce!(y::AbstractArray, x::AbstractArray; kwargs...) =
     wait(neighbor_allreduce_async!(y, x; kwargs...))
 
 """
-    neighbor_allreduce(x; self_weight, src_weights, dst_weights, name, check_topology)
+    neighbor_allreduce(x; self_weight, src_weights, dst_weights, name, check_topology,
+                       compression, topk_ratio, error_feedback, consensus_step)
 
 Weighted average with neighbors, a new array:
 `out = self_weight * x + Σ_j src_weights[j] * dst_weight_j * x_j`. Without weights the topology's
-weights (weighted topology) or uniform `1/(in-degree+1)` apply. Float element types.
+weights (weighted topology) or uniform `1/(in-degree+1)` apply. Float element types. With
+`compression` the message is compressed (see `neighbor_args`).
 """
 neighbor_allreduce(x::AbstractArray; kwargs...) = neighbor_allreduce!(similar(x), x; kwargs...)
 
