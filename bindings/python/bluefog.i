@@ -255,12 +255,20 @@ int bfpy_neighbor_args(PyObject* dict, NeighborArgsStorage* s, bf_neighbor_args*
   if (dict == Py_None) return 0;
   FieldReader r(dict, "bf_neighbor_args");
   if (r.Check({"name", "has_weights", "self_weight", "src_ranks", "src_weights", "dynamic",
-               "dst_ranks", "dst_weights", "check_topology"}) != 0) {
+               "dst_ranks", "dst_weights", "check_topology", "compression", "topk_ratio",
+               "error_feedback", "consensus_step"}) != 0) {
     return -1;
   }
   bf_neighbor_args& a = s->args;
   a.struct_size = sizeof(bf_neighbor_args);
   bool src_given = false, src_w_given = false, dst_given = false, dst_w_given = false;
+  int compression = 0, feedback = 0;
+  if (r.Int("compression", &compression) || r.Double("topk_ratio", &a.topk_ratio) ||
+      r.Int("error_feedback", &feedback) || r.Double("consensus_step", &a.consensus_step)) {
+    return -1;
+  }
+  a.compression = static_cast<bf_compression>(compression);
+  a.error_feedback = static_cast<bf_error_feedback>(feedback);
   if (r.String("name", &s->name, &a.name) || r.Int("has_weights", &a.has_weights) ||
       r.Double("self_weight", &a.self_weight) || r.Int("dynamic", &a.dynamic) ||
       r.Int("check_topology", &a.check_topology) ||
@@ -587,10 +595,13 @@ BFPY_SCHEDULE_OUT(send_machines, recv_machines)
     FieldReader r($input, "bf_init_options");
     options_store = bf_init_options{};
     options_store.struct_size = sizeof(bf_init_options);
-    int matching = 0;
+    int matching = 0, compression = 0;
     double fusion_bytes = 0.0;
     if (r.Check({"mpi_comm", "nodes_per_machine", "matching_mode", "stall_warning_s",
-                 "timeline_prefix", "fusion_threshold_bytes", "cycle_time_ms"}) ||
+                 "timeline_prefix", "fusion_threshold_bytes", "cycle_time_ms", "compression",
+                 "topk_ratio"}) ||
+        r.Int("compression", &compression) ||
+        r.Double("topk_ratio", &options_store.topk_ratio) ||
         r.Int("nodes_per_machine", &options_store.nodes_per_machine) ||
         r.Int("matching_mode", &matching) ||
         r.Double("stall_warning_s", &options_store.stall_warning_s) ||
@@ -600,6 +611,7 @@ BFPY_SCHEDULE_OUT(send_machines, recv_machines)
       SWIG_fail;
     }
     options_store.matching_mode = static_cast<bf_matching_mode>(matching);
+    options_store.compression = static_cast<bf_compression>(compression);
     options_store.fusion_threshold_bytes = static_cast<int64_t>(fusion_bytes);
     // mpi_comm: the address of an MPI_Comm (e.g. mpi4py's MPI._addressof(comm)).
     if (PyObject* address = r.Get("mpi_comm")) {

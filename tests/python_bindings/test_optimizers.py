@@ -9,6 +9,7 @@ import warnings
 import pytest
 import torch
 
+import bluefog
 import bluefog.torch as bf
 from conftest import rank_data
 
@@ -362,7 +363,8 @@ def test_window_optimizer_zero_grad_while_in_flight():
 # Convergence on BlueFog's linear-regression test problem (Y = X A + E, Adam).
 
 
-@pytest.mark.parametrize("algorithm", ["awc", "atc", "gradient_allreduce", "win_put", "push_sum"])
+@pytest.mark.parametrize("algorithm", ["awc", "atc", "gradient_allreduce", "win_put", "push_sum",
+                                       "awc_int8", "atc_topk"])
 def test_linear_regression_converges(algorithm):
     r = bf.rank()
     torch.manual_seed(11)
@@ -377,6 +379,11 @@ def test_linear_regression_converges(algorithm):
         optimizer = bf.DistributedAdaptWithCombineOptimizer(base, model)
     elif algorithm == "atc":
         optimizer = bf.DistributedAdaptThenCombineOptimizer(base, model)
+    elif algorithm == "awc_int8":  # compressed messages, error feedback per parameter name
+        optimizer = bf.DistributedAdaptWithCombineOptimizer(base, model, compression="int8")
+    elif algorithm == "atc_topk":
+        optimizer = bf.DistributedAdaptThenCombineOptimizer(
+            base, model, compression=bluefog.Compression("topk", ratio=0.25))
     elif algorithm == "win_put":
         optimizer = bf.DistributedWinPutOptimizer(base, model)
         # Without it a rank may run far ahead (more ranks than cores) and average with stale

@@ -45,6 +45,7 @@ from .windows import (win_create, win_free, win_put, win_put_nonblocking, win_ac
                       win_update_then_collect, win_wait, win_poll, win_mutex, get_win_version,
                       win_associated_p, turn_on_win_ops_with_associated_p,
                       turn_off_win_ops_with_associated_p, get_current_created_window_names)
+from .compression import Compression
 from .timeline import timeline_start_activity, timeline_end_activity, timeline_context
 from .topology_infer import InferSourceFromDestinationRanks, InferDestinationFromSourceRanks
 

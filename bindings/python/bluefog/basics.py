@@ -11,6 +11,7 @@ import networkx as nx
 
 from . import topology_util
 from ._native import lib
+from .compression import CompressionSpec, init_fields
 
 __all__ = [
     "init", "shutdown", "is_initialized", "size", "local_size", "rank", "local_rank",
@@ -49,7 +50,7 @@ def init(topology_fn: Optional[Callable[[int], nx.DiGraph]] = None, is_weighted:
          *, nodes_per_machine: Optional[int] = None, mpi_comm: Any = None,
          matching: Optional[str] = None, stall_warning_s: Optional[float] = None,
          timeline_prefix: Optional[str] = None, fusion_threshold_bytes: Optional[int] = None,
-         cycle_time_ms: Optional[float] = None) -> None:
+         cycle_time_ms: Optional[float] = None, compression: CompressionSpec = None) -> None:
     """Starts BlueFog (collective over all ranks).
 
     Initializes MPI unless it already is (e.g. by mpi4py), then sets the topology to
@@ -74,6 +75,9 @@ def init(topology_fn: Optional[Callable[[int], nx.DiGraph]] = None, is_weighted:
             BLUEFOG_FUSION_THRESHOLD, else 8 MiB; < 0: no fusion).
         cycle_time_ms: how long the engine waits for more operations to fuse (default:
             BLUEFOG_CYCLE_TIME, else 0).
+        compression: the compression of neighbor averaging when an operation gives none: a
+            name ("none", "bf16", "fp16", "int8", "topk") or a ``Compression`` with its top-k
+            ratio (default: BLUEFOG_COMPRESSION / BLUEFOG_TOPK_RATIO, else none).
     """
     global _atexit_registered
     options: dict = {}
@@ -93,6 +97,7 @@ def init(topology_fn: Optional[Callable[[int], nx.DiGraph]] = None, is_weighted:
         options["fusion_threshold_bytes"] = int(fusion_threshold_bytes)
     if cycle_time_ms is not None:
         options["cycle_time_ms"] = float(cycle_time_ms)
+    options.update(init_fields(compression))
     with _lock:
         lib.bf_init(options or None)
         if not _atexit_registered:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from ._arrays import Adapter, adapter_for
+from .compression import CompressionSpec, neighbor_fields
 from ._native import lib, raise_status
 
 __all__ = [
@@ -277,12 +278,12 @@ def neighbor_allgather(tensor: Any, *, src_ranks: Optional[Sequence[int]] = None
 
 def neighbor_args(self_weight: Optional[float], src_weights: Optional[Weights],
                   dst_weights: Optional[DstWeights], enable_topo_check: bool,
-                  name: Optional[str]) -> dict:
+                  name: Optional[str], compression: CompressionSpec = None) -> dict:
     """The engine's neighbor arguments for BlueFog's weight arguments, with BlueFog's checks."""
     if (self_weight is None) != (src_weights is None):
         raise ValueError("Arguments self_weight and src_weights have to be presented at "
                          "the same time")
-    args: dict = {}
+    args: dict = neighbor_fields(compression)
     if name is not None:
         args["name"] = str(name)
     if dst_weights is not None:
@@ -314,16 +315,18 @@ def neighbor_allreduce_nonblocking(tensor: Any, *, self_weight: Optional[float] 
                                    src_weights: Optional[Weights] = None,
                                    dst_weights: Optional[DstWeights] = None,
                                    enable_topo_check: bool = True,
-                                   name: Optional[str] = None) -> int:
+                                   name: Optional[str] = None,
+                                   compression: CompressionSpec = None) -> int:
     """Starts a neighbor_allreduce; see ``neighbor_allreduce``."""
-    args = neighbor_args(self_weight, src_weights, dst_weights, enable_topo_check, name)
+    args = neighbor_args(self_weight, src_weights, dst_weights, enable_topo_check, name,
+                         compression)
     return _neighbor_allreduce_start(_Operands(tensor), args)
 
 
 def neighbor_allreduce(tensor: Any, *, self_weight: Optional[float] = None,
                        src_weights: Optional[Weights] = None,
                        dst_weights: Optional[DstWeights] = None, enable_topo_check: bool = True,
-                       name: Optional[str] = None) -> Any:
+                       name: Optional[str] = None, compression: CompressionSpec = None) -> Any:
     """Weighted average with neighbors, as a new array:
     ``self_weight * x_i + sum_j src_weights[j] * dst_weight_j[i] * x_j``.
 
@@ -332,30 +335,33 @@ def neighbor_allreduce(tensor: Any, *, self_weight: Optional[float] = None,
     over in-neighbors; those left out weigh 0) are given. Dynamic (``dst_weights`` given: a list
     of ranks, or a dict rank -> scaling applied at the sender): ``self_weight`` and
     ``src_weights`` are required and may name any ranks; ``enable_topo_check`` verifies
-    globally that senders and receivers agree."""
+    globally that senders and receivers agree. ``compression`` (see ``bluefog.Compression``)
+    encodes what this rank sends; lossy modes keep error feedback per ``name``."""
     return synchronize(neighbor_allreduce_nonblocking(
         tensor, self_weight=self_weight, src_weights=src_weights, dst_weights=dst_weights,
-        enable_topo_check=enable_topo_check, name=name))
+        enable_topo_check=enable_topo_check, name=name, compression=compression))
 
 
 def neighbor_allreduce_nonblocking_(tensor: Any, *, self_weight: Optional[float] = None,
                                     src_weights: Optional[Weights] = None,
                                     dst_weights: Optional[DstWeights] = None,
                                     enable_topo_check: bool = True,
-                                    name: Optional[str] = None) -> int:
+                                    name: Optional[str] = None,
+                                    compression: CompressionSpec = None) -> int:
     """In-place ``neighbor_allreduce_nonblocking``."""
-    args = neighbor_args(self_weight, src_weights, dst_weights, enable_topo_check, name)
+    args = neighbor_args(self_weight, src_weights, dst_weights, enable_topo_check, name,
+                         compression)
     return _neighbor_allreduce_start(_Operands(tensor, inplace=True), args)
 
 
 def neighbor_allreduce_(tensor: Any, *, self_weight: Optional[float] = None,
                         src_weights: Optional[Weights] = None,
                         dst_weights: Optional[DstWeights] = None, enable_topo_check: bool = True,
-                        name: Optional[str] = None) -> Any:
+                        name: Optional[str] = None, compression: CompressionSpec = None) -> Any:
     """In-place ``neighbor_allreduce``: writes ``tensor`` and returns it."""
     return synchronize(neighbor_allreduce_nonblocking_(
         tensor, self_weight=self_weight, src_weights=src_weights, dst_weights=dst_weights,
-        enable_topo_check=enable_topo_check, name=name))
+        enable_topo_check=enable_topo_check, name=name, compression=compression))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -364,7 +370,7 @@ def neighbor_allreduce_(tensor: Any, *, self_weight: Optional[float] = None,
 
 def hierarchical_args(self_weight: Optional[float], src_machine_weights: Optional[Weights],
                       dst_machine_weights: Optional[DstWeights], enable_topo_check: bool,
-                      name: Optional[str]) -> dict:
+                      name: Optional[str], compression: CompressionSpec = None) -> dict:
     """Engine arguments for hierarchical_neighbor_allreduce (machine ids in place of ranks)."""
     if enable_topo_check:
         warnings.warn("enable_topo_check is not supported by hierarchical_neighbor_allreduce "
@@ -372,7 +378,8 @@ def hierarchical_args(self_weight: Optional[float], src_machine_weights: Optiona
     if (self_weight is None) != (src_machine_weights is None):
         raise ValueError("Arguments self_weight and src_machine_weights have to be presented at "
                          "the same time")
-    args = neighbor_args(self_weight, src_machine_weights, dst_machine_weights, False, name)
+    args = neighbor_args(self_weight, src_machine_weights, dst_machine_weights, False, name,
+                         compression)
     args.pop("check_topology", None)
     return args
 
@@ -386,10 +393,10 @@ def hierarchical_neighbor_allreduce_nonblocking(
         tensor: Any, *, self_weight: Optional[float] = None,
         src_machine_weights: Optional[Weights] = None,
         dst_machine_weights: Optional[DstWeights] = None, enable_topo_check: bool = False,
-        name: Optional[str] = None) -> int:
+        name: Optional[str] = None, compression: CompressionSpec = None) -> int:
     """Starts a hierarchical_neighbor_allreduce; see ``hierarchical_neighbor_allreduce``."""
     args = hierarchical_args(self_weight, src_machine_weights, dst_machine_weights,
-                             enable_topo_check, name)
+                             enable_topo_check, name, compression)
     return _hierarchical_start(_Operands(tensor), args)
 
 
@@ -397,24 +404,25 @@ def hierarchical_neighbor_allreduce(
         tensor: Any, *, self_weight: Optional[float] = None,
         src_machine_weights: Optional[Weights] = None,
         dst_machine_weights: Optional[DstWeights] = None, enable_topo_check: bool = False,
-        name: Optional[str] = None) -> Any:
+        name: Optional[str] = None, compression: CompressionSpec = None) -> Any:
     """neighbor_allreduce between machines, as a new array: the tensor is summed within each
     machine, machine sums are combined over the machine topology (or the given machine ids and
     weights, as in neighbor_allreduce), and every rank gets the result divided by
     ``local_size()``. Needs a homogeneous layout."""
     return synchronize(hierarchical_neighbor_allreduce_nonblocking(
         tensor, self_weight=self_weight, src_machine_weights=src_machine_weights,
-        dst_machine_weights=dst_machine_weights, enable_topo_check=enable_topo_check, name=name))
+        dst_machine_weights=dst_machine_weights, enable_topo_check=enable_topo_check, name=name,
+        compression=compression))
 
 
 def hierarchical_neighbor_allreduce_nonblocking_(
         tensor: Any, *, self_weight: Optional[float] = None,
         src_machine_weights: Optional[Weights] = None,
         dst_machine_weights: Optional[DstWeights] = None, enable_topo_check: bool = False,
-        name: Optional[str] = None) -> int:
+        name: Optional[str] = None, compression: CompressionSpec = None) -> int:
     """In-place ``hierarchical_neighbor_allreduce_nonblocking``."""
     args = hierarchical_args(self_weight, src_machine_weights, dst_machine_weights,
-                             enable_topo_check, name)
+                             enable_topo_check, name, compression)
     return _hierarchical_start(_Operands(tensor, inplace=True), args)
 
 
@@ -422,11 +430,12 @@ def hierarchical_neighbor_allreduce_(
         tensor: Any, *, self_weight: Optional[float] = None,
         src_machine_weights: Optional[Weights] = None,
         dst_machine_weights: Optional[DstWeights] = None, enable_topo_check: bool = False,
-        name: Optional[str] = None) -> Any:
+        name: Optional[str] = None, compression: CompressionSpec = None) -> Any:
     """In-place ``hierarchical_neighbor_allreduce``."""
     return synchronize(hierarchical_neighbor_allreduce_nonblocking_(
         tensor, self_weight=self_weight, src_machine_weights=src_machine_weights,
-        dst_machine_weights=dst_machine_weights, enable_topo_check=enable_topo_check, name=name))
+        dst_machine_weights=dst_machine_weights, enable_topo_check=enable_topo_check, name=name,
+        compression=compression))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, TypeVar, Union
 import torch
 
 from .. import basics, ops
+from ..compression import CompressionSpec
 from .._native import lib
 
 __all__ = [
@@ -201,13 +202,14 @@ def neighbor_allreduce_nonblocking(tensor: torch.Tensor, *, self_weight: Optiona
                                    src_weights: Optional[Dict[int, float]] = None,
                                    dst_weights: Union[Dict[int, float], List[int], None] = None,
                                    enable_topo_check: bool = True,
-                                   name: Optional[str] = None) -> int:
+                                   name: Optional[str] = None,
+                                   compression: CompressionSpec = None) -> int:
     """Starts a neighbor_allreduce; see ``neighbor_allreduce``."""
     _check_tensor(tensor, _FLOAT)
     _check_neighbor_allreduce_args(self_weight, src_weights, dst_weights)
     return ops.neighbor_allreduce_nonblocking(
         tensor, self_weight=self_weight, src_weights=src_weights, dst_weights=dst_weights,
-        enable_topo_check=enable_topo_check, name=name)
+        enable_topo_check=enable_topo_check, name=name, compression=compression)
 
 
 @deprecated_function_arg("neighbor_weights", fix="Use src_weights instead")
@@ -216,7 +218,8 @@ def neighbor_allreduce(tensor: torch.Tensor, *, self_weight: Optional[float] = N
                        src_weights: Optional[Dict[int, float]] = None,
                        dst_weights: Union[Dict[int, float], List[int], None] = None,
                        enable_topo_check: bool = True,
-                       name: Optional[str] = None) -> torch.Tensor:
+                       name: Optional[str] = None,
+                       compression: CompressionSpec = None) -> torch.Tensor:
     """Weighted average with neighbors, as a new tensor:
     ``self_weight * x_i + sum_j src_weights[j] * dst_weight_j[i] * x_j``.
 
@@ -224,10 +227,12 @@ def neighbor_allreduce(tensor: torch.Tensor, *, self_weight: Optional[float] = N
     topology) or ``1/(in-degree+1)``, unless ``self_weight`` and ``src_weights`` are given (keys
     must be in-neighbors). Dynamic (``dst_weights`` a list of ranks or a dict rank -> weight
     applied by the sender): ``self_weight`` and ``src_weights`` are required; sources may be any
-    ranks; ``enable_topo_check`` verifies senders and receivers agree (one allgather)."""
+    ranks; ``enable_topo_check`` verifies senders and receivers agree (one allgather).
+    ``compression`` ("bf16", "fp16", "int8", "topk" or a ``bluefog.Compression``; new in
+    BlueFog-C) encodes what this rank sends, with error feedback kept per ``name``."""
     return synchronize(neighbor_allreduce_nonblocking(
         tensor, self_weight=self_weight, src_weights=src_weights, dst_weights=dst_weights,
-        enable_topo_check=enable_topo_check, name=name))
+        enable_topo_check=enable_topo_check, name=name, compression=compression))
 
 
 def _check_hierarchical_args(self_weight: Optional[float],
@@ -267,13 +272,15 @@ def hierarchical_neighbor_allreduce_nonblocking(
         tensor: torch.Tensor, *, self_weight: Optional[float] = None,
         src_machine_weights: Optional[Dict[int, float]] = None,
         dst_machine_weights: Union[Dict[int, float], List[int], None] = None,
-        enable_topo_check: bool = False, name: Optional[str] = None) -> int:
+        enable_topo_check: bool = False, name: Optional[str] = None,
+        compression: CompressionSpec = None) -> int:
     """Starts a hierarchical_neighbor_allreduce; see ``hierarchical_neighbor_allreduce``."""
     _check_tensor(tensor, _FLOAT)
     _check_hierarchical_args(self_weight, src_machine_weights, dst_machine_weights)
     return ops.hierarchical_neighbor_allreduce_nonblocking(
         tensor, self_weight=self_weight, src_machine_weights=src_machine_weights,
-        dst_machine_weights=dst_machine_weights, enable_topo_check=enable_topo_check, name=name)
+        dst_machine_weights=dst_machine_weights, enable_topo_check=enable_topo_check, name=name,
+        compression=compression)
 
 
 @deprecated_function_arg("neighbor_machine_weights", fix="Use src_machine_weights instead")
@@ -282,7 +289,8 @@ def hierarchical_neighbor_allreduce(
         tensor: torch.Tensor, *, self_weight: Optional[float] = None,
         src_machine_weights: Optional[Dict[int, float]] = None,
         dst_machine_weights: Union[Dict[int, float], List[int], None] = None,
-        enable_topo_check: bool = False, name: Optional[str] = None) -> torch.Tensor:
+        enable_topo_check: bool = False, name: Optional[str] = None,
+        compression: CompressionSpec = None) -> torch.Tensor:
     """neighbor_allreduce between machines, as a new tensor: sum within each machine, combine
     the machine sums between machines (static: the machine topology with its weights or uniform
     ones; dynamic: all three weight arguments, machine ids in the machine topology), divide by
@@ -290,7 +298,8 @@ def hierarchical_neighbor_allreduce(
     ``x^+ = (self_weight * S_m + sum_j src_w[j] * dst_w_j[m] * S_j) / local_size``."""
     return synchronize(hierarchical_neighbor_allreduce_nonblocking(
         tensor, self_weight=self_weight, src_machine_weights=src_machine_weights,
-        dst_machine_weights=dst_machine_weights, enable_topo_check=enable_topo_check, name=name))
+        dst_machine_weights=dst_machine_weights, enable_topo_check=enable_topo_check, name=name,
+        compression=compression))
 
 
 def pair_gossip_nonblocking(tensor: torch.Tensor, target_rank: int,

@@ -38,6 +38,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Unio
 import torch
 
 from .. import basics
+from ..compression import CompressionSpec
 from . import mpi_ops, win_ops
 
 __all__ = [
@@ -194,6 +195,9 @@ class _CombineMixin(_Distributed):
         self.src_machine_weights: Optional[Dict[int, float]] = None
         self.dst_machine_weights: Union[Dict[int, float], List[int], None] = None
         self.enable_topo_check = False
+        # BlueFog-C: how neighbor messages are encoded (bluefog.Compression); error feedback is
+        # kept per parameter name.
+        self.compression: CompressionSpec = None
         self.communication_type = communication_type
 
     @property
@@ -217,12 +221,13 @@ class _CombineMixin(_Distributed):
             handle = mpi_ops.hierarchical_neighbor_allreduce_nonblocking(
                 p.data, self_weight=self.self_weight,
                 src_machine_weights=self.src_machine_weights,
-                dst_machine_weights=self.dst_machine_weights, name=name)
+                dst_machine_weights=self.dst_machine_weights, name=name,
+                compression=self.compression)
         else:
             handle = mpi_ops.neighbor_allreduce_nonblocking(
                 p.data, self_weight=self.self_weight, src_weights=self.src_weights,
                 dst_weights=self.dst_weights, enable_topo_check=self.enable_topo_check,
-                name=name)
+                name=name, compression=self.compression)
         self._handles[p] = handle
 
     def _bluefog_synchronize(self) -> None:
@@ -450,24 +455,29 @@ def _distributed(impl: type, optimizer: torch.optim.Optimizer) -> Any:
 def DistributedAdaptWithCombineOptimizer(  # pylint: disable=invalid-name
         optimizer: torch.optim.Optimizer, model: Model,
         communication_type: CommunicationType = CommunicationType.neighbor_allreduce,
-        num_steps_per_communication: int = 1) -> torch.optim.Optimizer:
+        num_steps_per_communication: int = 1, *,
+        compression: CompressionSpec = None) -> torch.optim.Optimizer:
     """Adapt-with-combine: ``x_{k+1} = sum_j w_ij x_{j,k} - lr * grad f_i(x_{i,k})``, with the
-    combination overlapping the forward and backward passes."""
+    combination overlapping the forward and backward passes. ``compression`` (BlueFog-C; also
+    the ``compression`` attribute) encodes the neighbor messages, e.g. "int8"."""
     distributed = _distributed(_DistributedReduceOptimizer, optimizer)
     distributed._bluefog_init(model, communication_type, num_steps_per_communication)
+    distributed.compression = compression
     return distributed
 
 
 def DistributedAdaptThenCombineOptimizer(  # pylint: disable=invalid-name
         optimizer: torch.optim.Optimizer, model: Model,
         communication_type: CommunicationType = CommunicationType.neighbor_allreduce,
-        num_steps_per_communication: int = 1) -> torch.optim.Optimizer:
+        num_steps_per_communication: int = 1, *,
+        compression: CompressionSpec = None) -> torch.optim.Optimizer:
     """Adapt-then-combine: ``x_{k+1} = sum_j w_ij (x_{j,k} - lr * grad f_j(x_{j,k}))``, each
     parameter updated and sent as soon as its gradient is ready. Works with any optimizer: the
     per-parameter update is the optimizer's own ``step`` applied to that parameter alone
-    (``register_step_function`` overrides it)."""
+    (``register_step_function`` overrides it). ``compression`` as for AWC."""
     distributed = _distributed(_DistributedAdaptThenCombineOptimizer, optimizer)
     distributed._bluefog_init(model, communication_type, num_steps_per_communication)
+    distributed.compression = compression
     return distributed
 
 
