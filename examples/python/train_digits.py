@@ -5,9 +5,11 @@ Every rank trains the same small network on its own shard of the training set. T
 combine their models with neighbor_allreduce on a one-peer dynamic exponential graph (each rank
 talks to one peer per iteration), and, for comparison, with gradient allreduce (every rank
 averages gradients with all others). Rank 0 prints a progress line per epoch, the test accuracy
-and time of both, and saves a plot of accuracy against time.
+and time of both, and saves a plot of accuracy against time. With --compression the
+neighbor_allreduce run is repeated with compressed messages (error feedback per parameter).
 
     mpirun -np 4 python3 examples/python/train_digits.py --plot digits.png
+    mpirun -np 4 python3 examples/python/train_digits.py --compression int8 --max-gap 0.005
 """
 import argparse
 import sys
@@ -28,6 +30,11 @@ def parse_args():
     parser.add_argument("--min-accuracy", type=float, default=0.95,
                         help="exit status 1 if a method ends below this test accuracy")
     parser.add_argument("--plot", default="digits.png", help="where rank 0 saves the plot")
+    parser.add_argument("--compression", choices=["bf16", "fp16", "int8", "topk"],
+                        help="also train with neighbor_allreduce compressed this way")
+    parser.add_argument("--max-gap", type=float, default=None,
+                        help="exit status 1 if the compressed run ends more than this below the "
+                             "uncompressed neighbor_allreduce run (accuracy as a fraction)")
     return parser.parse_args()
 
 
@@ -60,8 +67,9 @@ def train(method, args, data):
     x_train, y_train, x_test, y_test = data
     model = make_model()
     base = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
-    if method == "neighbor_allreduce":
-        optimizer = bf.DistributedAdaptWithCombineOptimizer(base, model)
+    if method.startswith("neighbor_allreduce"):
+        compression = method.partition("+")[2] or None
+        optimizer = bf.DistributedAdaptWithCombineOptimizer(base, model, compression=compression)
         schedule = bf.GetDynamicOnePeerSendRecvRanks(bf.ExponentialGraph(bf.size()), bf.rank())
     else:
         optimizer = bf.DistributedGradientAllreduceOptimizer(base, model)
@@ -103,15 +111,22 @@ def main():
     args = parse_args()
     bf.init()
     data = load_shard()
-    results = {method: train(method, args, data)
-               for method in ("neighbor_allreduce", "gradient_allreduce")}
+    methods = ["neighbor_allreduce", "gradient_allreduce"]
+    if args.compression:
+        methods.append("neighbor_allreduce+" + args.compression)
+    results = {method: train(method, args, data) for method in methods}
     ok = True
     if bf.rank() == 0:
         for method, history in results.items():
             final_time, final_accuracy = history[-1]
             ok = ok and final_accuracy >= args.min_accuracy
-            print(f"{method:20s} test accuracy {final_accuracy:.4f} after {final_time:.2f} s "
+            print(f"{method:24s} test accuracy {final_accuracy:.4f} after {final_time:.2f} s "
                   f"of training on {bf.size()} ranks")
+        if args.compression and args.max_gap is not None:
+            gap = results["neighbor_allreduce"][-1][1] - results[methods[-1]][-1][1]
+            print(f"{args.compression} compression costs {100 * gap:+.2f} accuracy points "
+                  f"(allowed: {100 * args.max_gap:.2f})")
+            ok = ok and gap <= args.max_gap
         if args.plot:
             import matplotlib
             matplotlib.use("Agg")
@@ -119,6 +134,8 @@ def main():
             fig, ax = plt.subplots(figsize=(7, 4.5))
             labels = {"neighbor_allreduce": "neighbor_allreduce, one-peer exponential graph",
                       "gradient_allreduce": "gradient allreduce"}
+            if args.compression:
+                labels[methods[-1]] = f"the same, {args.compression} with error feedback"
             for method, history in results.items():
                 times, accuracies = zip(*history)
                 ax.plot(times, accuracies, marker=".", label=labels[method])
