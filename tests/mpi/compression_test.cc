@@ -207,6 +207,28 @@ TEST(Compression, FusedTensorsEachReachTheirMean) {
   (void)size;
 }
 
+// hierarchical_neighbor_allreduce compresses the machine roots' exchange of machine sums;
+// repeated, it reaches the global mean. Runs where machines are emulated
+// (BLUEFOG_NODES_PER_MACHINE, meson.build).
+TEST(Compression, HierarchicalReachesTheExactMean) {
+  const int machines = bf_machine_size();
+  if (machines < 2 || !bf_is_homogeneous()) GTEST_SKIP() << "needs two or more equal machines";
+  bf_topology* machine_graph = nullptr;
+  ASSERT_BF_OK(bf_topology_exponential(machines, 2, &machine_graph));
+  ASSERT_BF_OK(bf_set_machine_topology(machine_graph, 0));
+  bf_topology_free(machine_graph);
+  for (bf_compression compression : {BF_COMPRESSION_INT8, BF_COMPRESSION_FLOAT16}) {
+    HostTensor x({kDLFloat, 32, 1}, {kElements});
+    Fill(x);
+    const std::string name = "hierarchical." + std::to_string(compression);
+    bf_neighbor_args args = Compressed(name.c_str(), compression);
+    for (int step = 0; step < 100; ++step) {
+      ASSERT_BF_OK(bf_hierarchical_neighbor_allreduce(x.get(), x.get(), &args));
+    }
+    EXPECT_LT(WorstOverRanks(ConsensusError(x)), 1e-4) << "compression " << compression;
+  }
+}
+
 // The init default (bf_init_options / BLUEFOG_COMPRESSION) is none here: an unnamed call without
 // compression still works, and explicit NONE ignores the other fields.
 TEST(Compression, NoneIsExactlyTheUncompressedResult) {
