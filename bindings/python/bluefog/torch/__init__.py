@@ -20,6 +20,7 @@ from .. import basics as _basics
 from ..basics import (shutdown, size, local_size, rank, local_rank, machine_size, machine_rank,
                       load_topology, load_machine_topology, in_neighbor_ranks, out_neighbor_ranks,
                       in_neighbor_machine_ranks, out_neighbor_machine_ranks, is_homogeneous)
+from ..compression import Compression
 from ..timeline import timeline_start_activity, timeline_end_activity, timeline_context
 from ..topology_util import (GetRecvWeights, GetSendWeights, IsRegularGraph,
                              IsTopologyEquivalent, ExponentialTwoGraph, ExponentialGraph,
