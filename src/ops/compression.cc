@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
-#include <numeric>
 
 namespace bluefog {
 
@@ -128,19 +128,22 @@ C ReadElement(DType dtype, const std::byte* at) {
   }
 }
 
+DType CastTarget(WireEncoding encoding) {
+  return encoding == WireEncoding::kFloat16 ? DType::kFloat16 : DType::kBFloat16;
+}
+
 template <typename C>
 void EncodeCast(WireEncoding encoding, DType dtype, const void* values, size_t count,
                 std::byte* wire) {
   C block[kBlock];
+  float narrow[kBlock];
+  uint16_t bits[kBlock];
   for (size_t start = 0; start < count; start += kBlock) {
     const size_t n = std::min(kBlock, count - start);
     Load(dtype, values, start, n, block);
-    for (size_t i = 0; i < n; ++i) {
-      const float v = static_cast<float>(block[i]);
-      const uint16_t bits =
-          encoding == WireEncoding::kFloat16 ? FloatToHalf(v) : FloatToBFloat16(v);
-      std::memcpy(wire + (start + i) * sizeof bits, &bits, sizeof bits);
-    }
+    for (size_t i = 0; i < n; ++i) narrow[i] = static_cast<float>(block[i]);
+    NarrowFromFloat(CastTarget(encoding), narrow, bits, n);
+    std::memcpy(wire + start * sizeof(uint16_t), bits, n * sizeof(uint16_t));
   }
 }
 
@@ -164,14 +167,16 @@ void EncodeInt8(DType dtype, const void* values, size_t count, std::byte* wire) 
     float scale = static_cast<float>(largest / 127);
     if (!finite || !std::isfinite(scale)) scale = std::numeric_limits<float>::quiet_NaN();
     std::memcpy(wire + c * sizeof(float), &scale, sizeof scale);
-    for (size_t i = 0; i < n; ++i) {
-      int8_t q = 0;
-      if (std::isfinite(scale) && scale > 0) {
-        const C level = std::nearbyint(block[i] / static_cast<C>(scale));
-        q = static_cast<int8_t>(std::clamp<C>(level, -127, 127));
+    int8_t levels[static_cast<size_t>(kInt8ChunkElements)] = {};
+    if (std::isfinite(scale) && scale > 0) {
+      const C step = static_cast<C>(scale);  // (a reciprocal can overflow for tiny scales)
+      for (size_t i = 0; i < n; ++i) {
+        // Round half away from zero (truncating x +- 0.5): branch-free, so it vectorizes.
+        const C x = std::clamp<C>(block[i] / step, -127, 127);
+        levels[i] = static_cast<int8_t>(x + std::copysign(C(0.5), x));
       }
-      std::memcpy(quantized + start + i, &q, 1);
     }
+    std::memcpy(quantized + start, levels, n);
   }
 }
 
@@ -189,16 +194,27 @@ void EncodeTopK(DType dtype, const void* values, size_t count, size_t kept, std:
                                               : std::abs(magnitude[i]);
     }
   }
-  std::vector<uint32_t> order(count);
-  std::iota(order.begin(), order.end(), 0u);
+  // The kept set: every magnitude above the kept-th largest, then ties at it by lower index.
+  std::vector<uint32_t> order;
+  order.reserve(kept);
   if (kept < count) {
-    auto larger = [&](uint32_t a, uint32_t b) {
-      return magnitude[a] > magnitude[b] || (magnitude[a] == magnitude[b] && a < b);
-    };
-    std::nth_element(order.begin(), order.begin() + static_cast<ptrdiff_t>(kept), order.end(),
-                     larger);
-    order.resize(kept);
-    std::sort(order.begin(), order.end());
+    std::vector<C> sorted = magnitude;
+    std::nth_element(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(kept - 1),
+                     sorted.end(), std::greater<C>());
+    const C threshold = sorted[kept - 1];
+    size_t above = 0;
+    for (size_t i = 0; i < count; ++i) above += magnitude[i] > threshold;
+    size_t ties = kept - above;  // entries equal to the threshold still to take
+    for (size_t i = 0; i < count; ++i) {
+      bool take = magnitude[i] > threshold;
+      if (!take && magnitude[i] == threshold && ties > 0) {
+        take = true;
+        --ties;
+      }
+      if (take) order.push_back(static_cast<uint32_t>(i));
+    }
+  } else {
+    for (size_t i = 0; i < count; ++i) order.push_back(static_cast<uint32_t>(i));
   }
   const size_t element = ElementSize(dtype);
   std::byte* value_at = wire + kept * sizeof(uint32_t);
@@ -228,19 +244,26 @@ bool AddDecoded(WireEncoding encoding, DType dtype, const std::byte* wire, size_
                 size_t kept, void* estimate) {
   C block[kBlock];
   switch (encoding) {
-    case WireEncoding::kRaw:
-    case WireEncoding::kBFloat16:
-    case WireEncoding::kFloat16: {
-      const DType wire_dtype = encoding == WireEncoding::kRaw        ? dtype
-                               : encoding == WireEncoding::kFloat16 ? DType::kFloat16
-                                                                     : DType::kBFloat16;
-      const size_t element = ElementSize(wire_dtype);
+    case WireEncoding::kRaw: {
+      const size_t element = ElementSize(dtype);
       for (size_t start = 0; start < count; start += kBlock) {
         const size_t n = std::min(kBlock, count - start);
         Load(dtype, estimate, start, n, block);
-        for (size_t i = 0; i < n; ++i) {
-          block[i] += ReadElement<C>(wire_dtype, wire + (start + i) * element);
-        }
+        for (size_t i = 0; i < n; ++i) block[i] += ReadElement<C>(dtype, wire + (start + i) * element);
+        Store(dtype, block, estimate, start, n);
+      }
+      return true;
+    }
+    case WireEncoding::kBFloat16:
+    case WireEncoding::kFloat16: {
+      uint16_t bits[kBlock];
+      float wide[kBlock];
+      for (size_t start = 0; start < count; start += kBlock) {
+        const size_t n = std::min(kBlock, count - start);
+        std::memcpy(bits, wire + start * sizeof(uint16_t), n * sizeof(uint16_t));
+        WidenToFloat(CastTarget(encoding), bits, wide, n);
+        Load(dtype, estimate, start, n, block);
+        for (size_t i = 0; i < n; ++i) block[i] += static_cast<C>(wide[i]);
         Store(dtype, block, estimate, start, n);
       }
       return true;
@@ -254,11 +277,11 @@ bool AddDecoded(WireEncoding encoding, DType dtype, const std::byte* wire, size_
         const size_t n = std::min(chunk, count - start);
         float scale;
         std::memcpy(&scale, wire + c * sizeof(float), sizeof scale);
+        int8_t levels[static_cast<size_t>(kInt8ChunkElements)];
+        std::memcpy(levels, quantized + start, n);
         Load(dtype, estimate, start, n, block);
         for (size_t i = 0; i < n; ++i) {
-          int8_t q;
-          std::memcpy(&q, quantized + start + i, 1);
-          const float decoded = static_cast<float>(q) * scale;
+          const float decoded = static_cast<float>(levels[i]) * scale;
           block[i] += static_cast<C>(decoded);
         }
         Store(dtype, block, estimate, start, n);
