@@ -25,6 +25,8 @@ enum { kAllreduceDefault = 0, kAllreduceRing = 1, kOnePeerOurs = 2, kOnePeerRaw 
 static const char *const kOpNames[kOps] = {
     "MPI_Allreduce, default algorithm", "MPI_Allreduce, ring algorithm",
     "one-peer neighbor_allreduce (ours)", "one-peer MPI_Sendrecv + weighted sum (raw)"};
+static const char *const kOpKeys[kOps] = {"allreduce_default", "allreduce_ring", "one_peer_ours",
+                                          "one_peer_raw"};  // CSV column values
 static const int kRawTag = 78;
 static const int kRingAlgorithm = 4;  // coll_tuned_allreduce_algorithm: 4 = ring in Open MPI 4.1
 // A calibration above this multiple of the set rate means the links are not shaped; tbf's burst
@@ -37,6 +39,7 @@ typedef struct bench_options {
   double rate_gbit;      // the link rate the cluster was set up with; 0 = no gate
   double gate_fraction;  // calibration must reach gate_fraction * rate_gbit
   int ring_algorithm;    // forced on the "ring" communicator
+  const char *csv_path;  // every repetition's slowest-rank time, written by rank 0; NULL = none
 } bench_options;
 
 typedef struct bench_state {
@@ -58,7 +61,7 @@ static void *checked_malloc(size_t bytes) {
 }
 
 static int parse_options(int argc, char **argv, bench_options *opts) {
-  *opts = (bench_options){(size_t)16 << 20, 15, 7, 0.0, 0.75, kRingAlgorithm};
+  *opts = (bench_options){(size_t)16 << 20, 15, 7, 0.0, 0.75, kRingAlgorithm, NULL};
   for (int i = 1; i < argc; ++i) {
     const int has_value = i + 1 < argc;
     if (strcmp(argv[i], "--bytes") == 0 && has_value) {
@@ -73,6 +76,8 @@ static int parse_options(int argc, char **argv, bench_options *opts) {
       opts->gate_fraction = atof(argv[++i]);
     } else if (strcmp(argv[i], "--ring-algorithm") == 0 && has_value) {
       opts->ring_algorithm = atoi(argv[++i]);
+    } else if (strcmp(argv[i], "--csv") == 0 && has_value) {
+      opts->csv_path = argv[++i];
     } else {
       return 0;
     }
@@ -84,11 +89,10 @@ static int parse_options(int argc, char **argv, bench_options *opts) {
 
 // The slowest rank's time for each repetition (an exchange is done when its slowest rank is),
 // then the median over repetitions; the same on every rank.
-static double slowest_median(const double *times, int reps, double *min_out) {
+static double slowest_median(const double *times, int reps) {
   double *slowest = checked_malloc(sizeof(double) * (size_t)reps);
   CHECK_MPI(MPI_Allreduce(times, slowest, reps, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
-  const double median = Median(slowest, reps);  // sorts: slowest[0] is the minimum
-  if (min_out) *min_out = slowest[0];
+  const double median = Median(slowest, reps);
   free(slowest);
   return median;
 }
@@ -265,7 +269,7 @@ static double calibrate(bench_state *st, int reps) {
                            MPI_STATUS_IGNORE));
     if (r >= 0) times[r] = MPI_Wtime() - start;
   }
-  const double median = slowest_median(times, reps, NULL);
+  const double median = slowest_median(times, reps);
   free(times);
   return median;
 }
@@ -331,9 +335,10 @@ static void validate(bench_state *st, const bf_topology *exp2) {
 }
 
 // Repetition r runs all four operations, starting at a different one each time so that no
-// operation always follows the same neighbor; one-peer steps advance with r.
-static void measure(bench_state *st, const bf_topology *exp2, int reps, double *median_s,
-                    double *min_s) {
+// operation always follows the same neighbor; one-peer steps advance with r. With a CSV path,
+// rank 0 writes every repetition's slowest-rank time (to see bimodal or drifting times).
+static void measure(bench_state *st, const bf_topology *exp2, int reps, const char *csv_path,
+                    double *median_s, double *min_s) {
   double *times = checked_malloc(sizeof(double) * kOps * (size_t)reps);
   for (int r = 0; r < reps; ++r) {
     int dst = 0, src = 0;
@@ -343,9 +348,26 @@ static void measure(bench_state *st, const bf_topology *exp2, int reps, double *
       times[op * reps + r] = timed(op, st, dst, src);
     }
   }
-  for (int op = 0; op < kOps; ++op) {
-    median_s[op] = slowest_median(times + op * reps, reps, &min_s[op]);
+  double *slowest = checked_malloc(sizeof(double) * kOps * (size_t)reps);
+  CHECK_MPI(MPI_Allreduce(times, slowest, kOps * reps, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD));
+  FILE *csv = st->rank == 0 && csv_path ? fopen(csv_path, "w") : NULL;
+  if (csv) {
+    fprintf(csv, "ranks,bytes,rep,hop_distance,operation,slowest_ms\n");
+    for (int r = 0; r < reps; ++r) {
+      for (int op = 0; op < kOps; ++op) {
+        fprintf(csv, "%d,%zu,%d,%d,%s,%.3f\n", st->size, st->count * sizeof(float), r,
+                1 << (r % hop_count(st->size)), kOpKeys[op], slowest[op * reps + r] * 1e3);
+      }
+    }
+    fclose(csv);
+  } else if (st->rank == 0 && csv_path) {
+    perror(csv_path);
   }
+  for (int op = 0; op < kOps; ++op) {
+    median_s[op] = Median(slowest + op * reps, reps);  // sorts: the minimum comes first
+    min_s[op] = slowest[op * reps];
+  }
+  free(slowest);
   free(times);
 }
 
@@ -363,7 +385,7 @@ int main(int argc, char **argv) {
     if (st.rank == 0) {
       fprintf(stderr,
               "usage: mpirun -np N (N >= 2) %s [--bytes B] [--reps N] [--calibration-reps N]\n"
-              "          [--rate-gbit R] [--gate FRACTION] [--ring-algorithm K]\n",
+              "          [--rate-gbit R] [--gate FRACTION] [--ring-algorithm K] [--csv FILE]\n",
               argv[0]);
     }
     MPI_T_finalize();
@@ -435,7 +457,7 @@ int main(int argc, char **argv) {
   } else {
     validate(&st, exp2);
     double median_s[kOps], min_s[kOps];
-    measure(&st, exp2, opts.reps, median_s, min_s);
+    measure(&st, exp2, opts.reps, opts.csv_path, median_s, min_s);
     if (st.rank == 0) print_results(&st, &opts, gbit_per_s, median_s, min_s);
   }
 

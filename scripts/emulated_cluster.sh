@@ -5,20 +5,22 @@
 # a "host" of its own. Removes every namespace it made on exit, on Ctrl-C and on SIGTERM.
 #
 # usage:
-#   scripts/emulated_cluster.sh --ranks N [--rate RATE] [--mca KEY VALUE]... [--keep] \
-#       -- PROGRAM [ARGS...]
+#   scripts/emulated_cluster.sh --ranks N [--rate RATE] [--queue TIME] [--mca KEY VALUE]...
+#       [--keep] -- PROGRAM [ARGS...]
 #   scripts/emulated_cluster.sh --smoke [BUILD_DIR]   # CI check of setup and teardown (< 60 s)
 #   scripts/emulated_cluster.sh --cleanup             # remove a set left by --keep or a kill -9
 #
 #   --ranks N      ranks, one per namespace (1..200)
 #   --rate RATE    tc rate of each rank's link, both directions (default 1gbit; "none": unshaped)
+#   --queue TIME   tbf queue limit as a delay at that rate (default 5ms)
 #   --mca K V      passed to mpirun as --mca K V (repeatable)
 #   --keep         leave the namespaces up after a normal exit (not after a signal)
 #
 # Layout (see docs/performance.md, "Emulated cluster"):
 #   namespace bfc-sw   bridge sw0, one port p<i> per rank
 #   namespace bfc-r<i> eth0 = 127.77.0.<i+1>/24 (veth to p<i>); host name bfc-r<i> for its processes
-#   tbf on eth0 (rank egress) and on p<i> (rank ingress, like a switch port), burst 128 KB
+#   tbf on eth0 (rank egress) and on p<i> (rank ingress, like a switch port): burst 128 KB,
+#   queue limit --queue
 # Only loopback-range addresses are used: each namespace gets route_localnet=1 and loses its
 # "local 127.0.0.0/8" route, so 127.77.0.0/24 leaves through eth0 instead of looping back.
 set -euo pipefail
@@ -29,10 +31,11 @@ readonly subnet=127.77.0.0/24
 readonly work_dir=${TMPDIR:-/tmp}/bfc-emulated-cluster
 readonly lock_file=/run/lock/bfc-emulated-cluster.lock
 readonly burst=128kb   # >= 64 KB: a TSO/GSO segment must fit in one bucket
-readonly queue_latency=50ms
 
 ranks=0
 rate=1gbit
+# tbf queue depth in time: shallow, like a switch port buffer (5 ms at 1 Gbit/s = 625 KB).
+queue_latency=5ms
 keep=0
 mca_args=()
 mpirun_pid=
@@ -45,7 +48,7 @@ die() {
 }
 
 usage() {
-  sed -n '7,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '7,17p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -195,7 +198,7 @@ run_program() {
     --mca mpi_yield_when_idle 1
     "${mca_args[@]}" "$@"
   )
-  echo "emulated_cluster: $ranks ranks, rate $rate, ${mpirun_cmd[*]}" >&2
+  echo "emulated_cluster: $ranks ranks, rate $rate, queue $queue_latency, ${mpirun_cmd[*]}" >&2
   # In the background, so that a signal reaches our trap at once rather than after mpirun.
   # shellcheck disable=SC2016  # $1 and $@ belong to the inner shell
   ip netns exec "$first" unshare --uts /bin/sh -c 'hostname "$1" && shift && exec "$@"' \
@@ -256,6 +259,7 @@ main() {
     case $1 in
       --ranks) ranks=${2:?}; shift 2 ;;
       --rate) rate=${2:?}; shift 2 ;;
+      --queue) queue_latency=${2:?}; shift 2 ;;
       --mca) mca_args+=(--mca "${2:?}" "${3:?}"); shift 3 ;;
       --keep) keep=1; shift ;;
       --) shift; break ;;
@@ -266,7 +270,9 @@ main() {
   if ! [[ $ranks =~ ^[0-9]+$ ]] || ((ranks < 1 || ranks > 200)); then
     die "--ranks: 1..200"
   fi
-  [[ $rate == none || $rate =~ ^[0-9]+(\.[0-9]+)?([kmg]?bit)$ ]] || die "--rate: e.g. 1gbit, 500mbit, none"
+  [[ $rate == none || $rate =~ ^[0-9]+(\.[0-9]+)?([kmg]?bit)$ ]] ||
+    die "--rate: e.g. 1gbit, 500mbit, none"
+  [[ $queue_latency =~ ^[0-9]+(\.[0-9]+)?(us|ms)$ ]] || die "--queue: e.g. 5ms"
 
   take_lock
   trap cleanup EXIT
