@@ -51,6 +51,18 @@ typedef struct bench_state {
   float *send, *out_ours, *out_other, *received;
 } bench_state;
 
+enum { kMaxHops = 31 };  // hop distances 2^k < size for any int size
+
+// Slowest-rank times over the repetitions. One-peer steps at distance size/2 are pairwise (each
+// rank sends to and receives from the same peer), which TCP transports may treat differently, so
+// one-peer times are also kept per hop distance; a training run cycles through all distances.
+typedef struct bench_results {
+  double median_s[kOps], min_s[kOps];
+  int hops;
+  double hop_median_s[kOps][kMaxHops];
+  double cycle_mean_s[kOps];  // mean of the per-distance medians: one step of a full cycle
+} bench_results;
+
 static void *checked_malloc(size_t bytes) {
   void *p = malloc(bytes > 0 ? bytes : 1);
   if (p == NULL) {
@@ -293,7 +305,7 @@ static void print_hosts(const bench_state *st) {
 }
 
 static void print_results(const bench_state *st, const bench_options *opts, double gbit_per_s,
-                          const double *median_s, const double *min_s) {
+                          const bench_results *res) {
   const double n = st->size;
   const double ring_factor = 2.0 * (n - 1) / n;  // bytes per rank per link, relative to one-peer
   const double line_s = (double)opts->bytes * 8 / (gbit_per_s * 1e9);  // at the calibrated rate
@@ -304,18 +316,27 @@ static void print_results(const bench_state *st, const bench_options *opts, doub
       opts->bytes >> 20);
   printf("|---|---:|---:|---:|---:|\n");
   for (int op = 0; op < kOps; ++op) {
-    printf("| %s | %.1f | %.1f | %.1f | %.2f |\n", kOpNames[op], median_s[op] * 1e3,
-           min_s[op] * 1e3, model_s[op] * 1e3, median_s[op] / model_s[op]);
+    printf("| %s | %.1f | %.1f | %.1f | %.2f |\n", kOpNames[op], res->median_s[op] * 1e3,
+           res->min_s[op] * 1e3, model_s[op] * 1e3, res->median_s[op] / model_s[op]);
   }
-  printf("\nHeadline (alpha-beta model: 2(n-1)/n = %.2f at %d ranks):\n\n", ring_factor, st->size);
-  printf("- allreduce default / one-peer ours = %.2f\n",
-         median_s[kAllreduceDefault] / median_s[kOnePeerOurs]);
-  printf("- allreduce ring / one-peer ours = %.2f\n",
-         median_s[kAllreduceRing] / median_s[kOnePeerOurs]);
+  printf("\n| one-peer hop distance | ours median (ms) | raw median (ms) |\n|---:|---:|---:|\n");
+  for (int h = 0; h < res->hops; ++h) {
+    printf("| %d%s | %.1f | %.1f |\n", 1 << h, 2 << h == st->size ? " (pairwise)" : "",
+           res->hop_median_s[kOnePeerOurs][h] * 1e3, res->hop_median_s[kOnePeerRaw][h] * 1e3);
+  }
+  printf("| cycle mean | %.1f | %.1f |\n", res->cycle_mean_s[kOnePeerOurs] * 1e3,
+         res->cycle_mean_s[kOnePeerRaw] * 1e3);
+  const double *m = res->median_s;
+  printf("\nHeadline, medians (alpha-beta model: 2(n-1)/n = %.2f at %d ranks):\n\n", ring_factor,
+         st->size);
+  printf("- allreduce default / one-peer ours = %.2f\n", m[kAllreduceDefault] / m[kOnePeerOurs]);
+  printf("- allreduce ring / one-peer ours = %.2f\n", m[kAllreduceRing] / m[kOnePeerOurs]);
   printf("- allreduce default / one-peer raw = %.2f, allreduce ring / one-peer raw = %.2f\n",
-         median_s[kAllreduceDefault] / median_s[kOnePeerRaw],
-         median_s[kAllreduceRing] / median_s[kOnePeerRaw]);
-  printf("- one-peer ours / raw = %.2f\n", median_s[kOnePeerOurs] / median_s[kOnePeerRaw]);
+         m[kAllreduceDefault] / m[kOnePeerRaw], m[kAllreduceRing] / m[kOnePeerRaw]);
+  printf("- one-peer ours / raw = %.2f\n", m[kOnePeerOurs] / m[kOnePeerRaw]);
+  const double cycle = res->cycle_mean_s[kOnePeerOurs];
+  printf("- against the cycle mean of one-peer ours: allreduce default %.2f, ring %.2f\n",
+         m[kAllreduceDefault] / cycle, m[kAllreduceRing] / cycle);
 }
 
 // ---- Main -------------------------------------------------------------------------------------
@@ -338,7 +359,8 @@ static void validate(bench_state *st, const bf_topology *exp2) {
 // operation always follows the same neighbor; one-peer steps advance with r. With a CSV path,
 // rank 0 writes every repetition's slowest-rank time (to see bimodal or drifting times).
 static void measure(bench_state *st, const bf_topology *exp2, int reps, const char *csv_path,
-                    double *median_s, double *min_s) {
+                    bench_results *res) {
+  const int hops = hop_count(st->size);
   double *times = checked_malloc(sizeof(double) * kOps * (size_t)reps);
   for (int r = 0; r < reps; ++r) {
     int dst = 0, src = 0;
@@ -356,17 +378,28 @@ static void measure(bench_state *st, const bf_topology *exp2, int reps, const ch
     for (int r = 0; r < reps; ++r) {
       for (int op = 0; op < kOps; ++op) {
         fprintf(csv, "%d,%zu,%d,%d,%s,%.3f\n", st->size, st->count * sizeof(float), r,
-                1 << (r % hop_count(st->size)), kOpKeys[op], slowest[op * reps + r] * 1e3);
+                1 << (r % hops), kOpKeys[op], slowest[op * reps + r] * 1e3);
       }
     }
     fclose(csv);
   } else if (st->rank == 0 && csv_path) {
     perror(csv_path);
   }
+  res->hops = hops;
+  double *by_hop = checked_malloc(sizeof(double) * (size_t)reps);
   for (int op = 0; op < kOps; ++op) {
-    median_s[op] = Median(slowest + op * reps, reps);  // sorts: the minimum comes first
-    min_s[op] = slowest[op * reps];
+    const int measured_hops = reps < hops ? reps : hops;  // fewer repetitions than distances
+    res->cycle_mean_s[op] = 0.0;
+    for (int h = 0; h < hops; ++h) {
+      int count = 0;
+      for (int r = h; r < reps; r += hops) by_hop[count++] = slowest[op * reps + r];
+      res->hop_median_s[op][h] = count > 0 ? Median(by_hop, count) : 0.0;
+      res->cycle_mean_s[op] += res->hop_median_s[op][h] / measured_hops;
+    }
+    res->median_s[op] = Median(slowest + op * reps, reps);  // sorts: the minimum comes first
+    res->min_s[op] = slowest[op * reps];
   }
+  free(by_hop);
   free(slowest);
   free(times);
 }
@@ -456,9 +489,9 @@ int main(int argc, char **argv) {
     rc = 1;
   } else {
     validate(&st, exp2);
-    double median_s[kOps], min_s[kOps];
-    measure(&st, exp2, opts.reps, opts.csv_path, median_s, min_s);
-    if (st.rank == 0) print_results(&st, &opts, gbit_per_s, median_s, min_s);
+    bench_results results;
+    measure(&st, exp2, opts.reps, opts.csv_path, &results);
+    if (st.rank == 0) print_results(&st, &opts, gbit_per_s, &results);
   }
 
   free(st.send);
