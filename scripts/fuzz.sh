@@ -15,7 +15,9 @@ if [ ! -f "$dir/build.ninja" ]; then
   # project (bindings, examples) merely configures; tests and benchmarks are not even configured.
   CC=clang CXX=clang++ meson setup "$dir" -Dfuzz=true -Dtests=false -Dbench=false || exit 1
 fi
-harnesses=(fuzz_tensor fuzz_topology fuzz_config fuzz_args)
+harnesses=(fuzz_tensor fuzz_topology fuzz_config fuzz_args fuzz_compression)
+# An existing build dir regenerates first, so harnesses added since it was set up are known.
+ninja -C "$dir" build.ninja >/dev/null || exit 1
 meson compile -C "$dir" -j "$jobs" "${harnesses[@]}" || exit 1
 # --no-rebuild: what the suite needs was just built; a rebuild would compile the whole project.
 meson test -C "$dir" --no-rebuild --suite fuzz --print-errorlogs "$@"

@@ -281,8 +281,8 @@ bool AddDecoded(WireEncoding encoding, DType dtype, const std::byte* wire, size_
         std::memcpy(levels, quantized + start, n);
         Load(dtype, estimate, start, n, block);
         for (size_t i = 0; i < n; ++i) {
-          const float decoded = static_cast<float>(levels[i]) * scale;
-          block[i] += static_cast<C>(decoded);
+          // In double: q * scale of a float64 chunk may exceed float32's range.
+          block[i] += static_cast<C>(static_cast<double>(levels[i]) * scale);
         }
         Store(dtype, block, estimate, start, n);
       }

@@ -38,7 +38,8 @@ size_t EncodedBytes(WireEncoding encoding, DType dtype, int64_t elements, int64_
 
 // Writes the encoding of `count` values of a floating `dtype` to `wire` (EncodedBytes long).
 // Non-finite values decode as NaN (int8: their whole chunk), so they spread as they would
-// uncompressed.
+// uncompressed; so does an int8 chunk whose float32 scale would overflow (|x| > 127 * FLT_MAX,
+// float64 only).
 void Encode(WireEncoding encoding, DType dtype, const void* values, int64_t count, int64_t kept,
             std::byte* wire);
 

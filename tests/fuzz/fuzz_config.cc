@@ -4,6 +4,7 @@
 // input. The options live in a heap buffer of exactly max(8, struct_size) bytes, so ASan catches a
 // read past what the caller declared.
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -24,7 +25,7 @@ using bluefog::fuzz::ByteReader;
 constexpr const char* kVariables[] = {
     "BLUEFOG_NODES_PER_MACHINE", "BLUEFOG_MATCHING",   "BLUEFOG_STALL_WARNING_S",
     "BLUEFOG_FUSION_THRESHOLD",  "BLUEFOG_CYCLE_TIME", "BLUEFOG_MAX_WIN_SENT_LENGTH",
-    "BLUEFOG_TIMELINE",
+    "BLUEFOG_TIMELINE",          "BLUEFOG_COMPRESSION", "BLUEFOG_TOPK_RATIO",
 };
 
 // Sets the variables for one input and unsets them all afterwards, whatever happens between.
@@ -50,7 +51,10 @@ bool IsZero(double value) { return value == 0.0; }
 // Layout: flags u8 (1: options NULL, 2: struct_size from a u16 instead of sizeof, 4: a timeline
 // prefix), [struct_size u16], mpi_comm u64, nodes_per_machine i32, matching_mode i32,
 // stall_warning_s, fusion_threshold_bytes i64, cycle_time_ms (doubles as ByteReader::ReadDouble),
-// [timeline prefix string], then per variable of kVariables a presence byte and a string.
+// [timeline prefix string], the tail bytes beyond sizeof(bf_init_options), per variable of
+// kVariables a presence byte and a string, then compression i32 and topk_ratio (a ReadDouble),
+// written into the caller's struct where its struct_size covers them. (Fields added later are
+// read last, so older corpus inputs keep their meaning.)
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ByteReader in(data, size);
   const uint8_t flags = in.Read<uint8_t>();
@@ -79,6 +83,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (flags & 1) options = nullptr;
 
   const ScopedEnvironment environment(in);
+  const int32_t compression = in.Read<int32_t>();
+  const double topk_ratio = in.ReadDouble();
+  if (options != nullptr) {
+    auto patch = [&](size_t offset, const void* value, size_t bytes) {
+      if (offset + bytes <= buffer_size) std::memcpy(buffer.get() + offset, value, bytes);
+    };
+    patch(offsetof(bf_init_options, compression), &compression, sizeof(compression));
+    patch(offsetof(bf_init_options, topk_ratio), &topk_ratio, sizeof(topk_ratio));
+  }
   Config config;
   config.timeline_prefix = "sentinel";
   config.nodes_per_machine = 12345;
@@ -113,6 +126,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (seen.fusion_threshold_bytes < 0) FUZZ_CHECK(config.fusion_threshold_bytes == 0);
   FUZZ_CHECK(std::isfinite(config.cycle_time_ms) && config.cycle_time_ms >= 0.0);
   FUZZ_CHECK(config.window_chunk_elements >= 0);
+  int seen_compression;
+  std::memcpy(&seen_compression, &seen.compression, sizeof(seen_compression));
+  FUZZ_CHECK(config.compression >= BF_COMPRESSION_NONE && config.compression <= BF_COMPRESSION_TOPK);
+  if (seen_compression != BF_COMPRESSION_DEFAULT) FUZZ_CHECK(config.compression == seen_compression);
+  FUZZ_CHECK(config.topk_ratio > 0.0 && config.topk_ratio <= 1.0);
+  if (seen.topk_ratio > 0.0) FUZZ_CHECK(config.topk_ratio == seen.topk_ratio);
   if (seen.timeline_prefix != nullptr) {
     FUZZ_CHECK(config.timeline_prefix == seen.timeline_prefix);
   } else if (const char* text = std::getenv("BLUEFOG_TIMELINE"); text != nullptr) {

@@ -169,19 +169,20 @@ TOPOLOGY_SEEDS = {
 # ----- fuzz_config -----------------------------------------------------------------------------
 VARIABLES = ["BLUEFOG_NODES_PER_MACHINE", "BLUEFOG_MATCHING", "BLUEFOG_STALL_WARNING_S",
              "BLUEFOG_FUSION_THRESHOLD", "BLUEFOG_CYCLE_TIME", "BLUEFOG_MAX_WIN_SENT_LENGTH",
-             "BLUEFOG_TIMELINE"]
+             "BLUEFOG_TIMELINE", "BLUEFOG_COMPRESSION", "BLUEFOG_TOPK_RATIO"]
 
 
 class InitOptions(ctypes.Structure):  # bf_init_options
     _fields_ = [("struct_size", ctypes.c_size_t), ("mpi_comm", ctypes.c_void_p),
                 ("nodes_per_machine", ctypes.c_int), ("matching_mode", ctypes.c_int),
                 ("stall_warning_s", ctypes.c_double), ("timeline_prefix", ctypes.c_char_p),
-                ("fusion_threshold_bytes", ctypes.c_int64), ("cycle_time_ms", ctypes.c_double)]
+                ("fusion_threshold_bytes", ctypes.c_int64), ("cycle_time_ms", ctypes.c_double),
+                ("compression", ctypes.c_int), ("topk_ratio", ctypes.c_double)]
 
 
 def config(null=False, struct_size=None, mpi_comm=0, nodes_per_machine=0, matching_mode=0,
            stall_warning_s=0.0, fusion_threshold_bytes=0, cycle_time_ms=0.0, timeline=None,
-           env=None, tail=b""):
+           env=None, tail=b"", compression=0, topk_ratio=0.0):
     flags = (1 if null else 0) | (2 if struct_size is not None else 0) | (
         4 if timeline is not None else 0)
     out = bytes([flags])
@@ -195,7 +196,7 @@ def config(null=False, struct_size=None, mpi_comm=0, nodes_per_machine=0, matchi
     env = env or {}
     for name in VARIABLES:
         out += (b"\x01" + string(env[name])) if name in env else b"\x00"
-    return out
+    return out + struct.pack("<i", compression) + dbl(topk_ratio)
 
 
 VALID_ENV = {"BLUEFOG_NODES_PER_MACHINE": "4", "BLUEFOG_MATCHING": "ordered",
@@ -234,6 +235,18 @@ CONFIG_SEEDS = {
     "env-fusion-overflow": config(env={"BLUEFOG_FUSION_THRESHOLD": "9223372036854775808"}),
     "env-win-length-zero": config(env={"BLUEFOG_MAX_WIN_SENT_LENGTH": "0"}),
     "env-embedded-nul": config(env={"BLUEFOG_NODES_PER_MACHINE": b"3\x00junk"}),
+    "compression-options": config(compression=5, topk_ratio=0.25),
+    "compression-options-win-over-env": config(compression=4, env={"BLUEFOG_COMPRESSION": "topk",
+                                                                   "BLUEFOG_TOPK_RATIO": "0.1"}),
+    "compression-env": config(env={"BLUEFOG_COMPRESSION": "bf16", "BLUEFOG_TOPK_RATIO": "0.5"}),
+    "compression-env-bogus": config(env={"BLUEFOG_COMPRESSION": "INT8"}),
+    "compression-bad-enum": config(compression=6),
+    "compression-negative-enum": config(compression=-1),
+    "topk-ratio-nan": config(topk_ratio=math.nan),
+    "topk-ratio-above-one": config(topk_ratio=2.0),
+    "topk-ratio-env-above-one": config(env={"BLUEFOG_TOPK_RATIO": "1.5"}),
+    "compression-struct-ends-before": config(struct_size=options_size - 8, compression=5,
+                                             topk_ratio=-1.0),
 }
 
 
@@ -253,7 +266,9 @@ class NeighborArgs(ctypes.Structure):
                 ("src_count", ctypes.c_int), ("src_ranks", ctypes.c_void_p),
                 ("src_weights", ctypes.c_void_p), ("dynamic", ctypes.c_int),
                 ("dst_count", ctypes.c_int), ("dst_ranks", ctypes.c_void_p),
-                ("dst_weights", ctypes.c_void_p), ("check_topology", ctypes.c_int)]
+                ("dst_weights", ctypes.c_void_p), ("check_topology", ctypes.c_int),
+                ("compression", ctypes.c_int), ("topk_ratio", ctypes.c_double),
+                ("error_feedback", ctypes.c_int), ("consensus_step", ctypes.c_double)]
 
 
 class WinOpArgs(ctypes.Structure):
@@ -305,8 +320,45 @@ ARGS_SEEDS.update({
     "allreduce-bad-op": args(1, ctypes.sizeof(AllreduceArgs), b"\x00" * 8 + b"\x05\x00\x00\x00"),
 })
 
+# ----- fuzz_compression ------------------------------------------------------------------------
+ENCODINGS = {"raw": 0, "bf16": 1, "fp16": 2, "int8": 3, "topk": 4}
+DTYPES = {"f32": (0, "<f"), "f64": (1, "<d"), "f16": (2, "<e")}
+
+
+def compression(encoding, dtype, values, kept=0, decode=False, wire=b""):
+    code, fmt = DTYPES[dtype]
+    head = struct.pack("<BBBHH", 1 if decode else 0, ENCODINGS[encoding], code, len(values), kept)
+    body = wire if decode else b"".join(struct.pack(fmt, v) for v in values)
+    return head + body
+
+
+RAMP = [0.37 * i - 20.0 for i in range(300)]
+SPECIAL = [0.0, -0.0, 1e-40, -3.5, math.inf, 7.0, math.nan, -math.inf, 65504.0, 65520.0]
+COMPRESSION_SEEDS = {
+    "int8-ramp-f32": compression("int8", "f32", RAMP),
+    "int8-ramp-f64": compression("int8", "f64", RAMP),
+    "int8-special": compression("int8", "f32", SPECIAL * 30),
+    "int8-huge-f64": compression("int8", "f64", [1e308, -2e300, 5.0] * 3),
+    "int8-tiny-f64": compression("int8", "f64", [1e-300, -2e-310, 5e-320] * 3),
+    "bf16-ramp": compression("bf16", "f32", RAMP),
+    "bf16-special": compression("bf16", "f64", SPECIAL + [1e39, 3.4e38]),
+    "fp16-special": compression("fp16", "f32", SPECIAL + [6e-8, 3e-8, 1e-5]),
+    "fp16-f16-tensor": compression("fp16", "f16", [1.5, -2.25, 65504.0, 0.0001]),
+    "topk-ramp": compression("topk", "f32", RAMP, kept=30),
+    "topk-ties": compression("topk", "f64", [1.0, -1.0] * 50, kept=7),
+    "topk-nan-first": compression("topk", "f32", SPECIAL, kept=2),
+    "topk-all": compression("topk", "f16", [0.5, -4.0, 2.0], kept=3),
+    "raw-special": compression("raw", "f64", SPECIAL),
+    "empty": compression("int8", "f32", []),
+    "decode-topk-bad-index": compression("topk", "f32", [0.0] * 8, kept=2, decode=True,
+                                         wire=struct.pack("<IIff", 3, 99, 1.0, 2.0)),
+    "decode-int8-nan-scale": compression("int8", "f32", [0.0] * 4, decode=True,
+                                         wire=struct.pack("<f", math.nan) + b"\x7f\x81\x00\x01"),
+    "decode-short-wire": compression("bf16", "f64", [0.0] * 64, decode=True, wire=b"\x01\x02"),
+}
+
 CORPORA = {"tensor": TENSOR_SEEDS, "topology": TOPOLOGY_SEEDS, "config": CONFIG_SEEDS,
-           "args": ARGS_SEEDS}
+           "args": ARGS_SEEDS, "compression": COMPRESSION_SEEDS}
 
 
 def main():

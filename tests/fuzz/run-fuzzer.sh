@@ -12,7 +12,9 @@ mode=$1 harness=$2 corpus=$3 artifacts=$4
 shift 4
 mkdir -p "$artifacts"
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
-common=(-artifact_prefix="$artifacts/" -timeout=10 -print_final_stats=1)
+# libFuzzer's own failure status is 77, which meson reads as "skipped": make every failure 1.
+common=(-artifact_prefix="$artifacts/" -timeout=10 -print_final_stats=1 -error_exitcode=1
+        -timeout_exitcode=1)
 
 case $mode in
   replay)
@@ -37,6 +39,7 @@ case $mode in
     exit 2
     ;;
 esac
+if [ $status -eq 77 ]; then status=1; fi  # never let a failure read as a skip
 if [ $status -ne 0 ]; then
   echo "FAILED: the input is in $artifacts (crash-*, leak-*, timeout-*, oom-*)." >&2
   echo "Reproduce: $harness <file>; minimize: $harness -minimize_crash=1 -runs=10000 <file>;" \
