@@ -78,10 +78,12 @@ struct SendBatch {
 // Where a neighbor operation stands between posting its sends and finishing (engine thread only).
 struct NeighborProgress {
   std::vector<std::vector<std::byte>> scaled;  // per-destination weighted copies of `in`
-  // Compressed sends: per destination, the encoded payload and (error feedback) the residual,
-  // what the destination's estimate still lacks of the scaled `in`.
+  // Compressed sends, per destination: the encoded payload (owned here without error feedback)
+  // and, with error feedback, the residual: what the destination's estimate still lacks of the
+  // scaled `in` (both then live in the edge's state, ops/compression.h).
   std::vector<std::vector<std::byte>> encoded;
-  std::vector<std::vector<std::byte>> residuals;
+  std::vector<const void*> payloads;
+  std::vector<const void*> residuals;
   std::shared_ptr<SendBatch> batch;
   bool sends_done = false;
   std::vector<std::unique_ptr<ReceivedMessage>> received;  // parallel to src_ranks

@@ -319,7 +319,56 @@ void Subtract(DType dtype, void* out, const void* a, const void* b, size_t count
   }
 }
 
+// Error feedback at the sender. The chunked encodings go a block at a time (all four steps on
+// data in cache): the block is encoded as a message of its own, whose scales and levels are then
+// copied to their places in the whole message. Decoding the block runs the same per-element
+// arithmetic the receiver runs on the whole message, so both estimates get the same bits.
+template <typename C>
+void EncodeDifference(WireEncoding encoding, DType dtype, const void* value, size_t count,
+                      size_t kept, void* estimate, void* residual, std::byte* wire) {
+  if (encoding == WireEncoding::kTopK || encoding == WireEncoding::kRaw) {
+    Subtract<C>(dtype, residual, value, estimate, count);
+    Encode<C>(encoding, dtype, residual, count, kept, wire);
+    (void)AddDecoded<C>(encoding, dtype, wire, count, kept, estimate);
+    Subtract<C>(dtype, residual, value, estimate, count);
+    return;
+  }
+  static_assert(kBlock % static_cast<size_t>(kInt8ChunkElements) == 0);
+  const size_t element = ElementSize(dtype);
+  const size_t chunk = static_cast<size_t>(kInt8ChunkElements);
+  const size_t chunks = (count + chunk - 1) / chunk;
+  std::byte piece[kBlock * sizeof(uint16_t)];  // the largest block encoding (casts)
+  for (size_t start = 0; start < count; start += kBlock) {
+    const size_t n = std::min(kBlock, count - start);
+    const auto* v = static_cast<const std::byte*>(value) + start * element;
+    auto* e = static_cast<std::byte*>(estimate) + start * element;
+    auto* r = static_cast<std::byte*>(residual) + start * element;
+    Subtract<C>(dtype, r, v, e, n);
+    Encode<C>(encoding, dtype, r, n, 0, piece);
+    (void)AddDecoded<C>(encoding, dtype, piece, n, 0, e);
+    Subtract<C>(dtype, r, v, e, n);
+    if (encoding == WireEncoding::kInt8) {
+      const size_t piece_chunks = (n + chunk - 1) / chunk;
+      std::memcpy(wire + start / chunk * sizeof(float), piece, piece_chunks * sizeof(float));
+      std::memcpy(wire + chunks * sizeof(float) + start, piece + piece_chunks * sizeof(float), n);
+    } else {
+      std::memcpy(wire + start * sizeof(uint16_t), piece, n * sizeof(uint16_t));
+    }
+  }
+}
+
 }  // namespace
+
+void EncodeDifference(WireEncoding encoding, DType dtype, const void* value, int64_t count,
+                      int64_t kept, void* estimate, void* residual, std::byte* wire) {
+  const auto n = static_cast<size_t>(count);
+  const auto k = static_cast<size_t>(kept);
+  if (dtype == DType::kFloat64) {
+    EncodeDifference<double>(encoding, dtype, value, n, k, estimate, residual, wire);
+  } else {
+    EncodeDifference<float>(encoding, dtype, value, n, k, estimate, residual, wire);
+  }
+}
 
 void Encode(WireEncoding encoding, DType dtype, const void* values, int64_t count, int64_t kept,
             std::byte* wire) {

@@ -52,12 +52,22 @@ bool AddDecoded(WireEncoding encoding, DType dtype, const std::byte* wire, int64
 // out = a - b for a floating dtype (out may alias a or b).
 void Subtract(DType dtype, void* out, const void* a, const void* b, size_t count);
 
+// The sender's side of error feedback, in one call: wire = encode(value - estimate), then
+// estimate += decode(wire) exactly as the receiver's AddDecoded will, and
+// residual = value - estimate (what the receiver still lacks). `residual` and `wire` are
+// scratch the caller owns (count elements; EncodedBytes).
+void EncodeDifference(WireEncoding encoding, DType dtype, const void* value, int64_t count,
+                      int64_t kept, void* estimate, void* residual, std::byte* wire);
+
 // One end's copy of an edge's estimate.
 struct EdgeEstimate {
   DType dtype = DType::kFloat32;
   int64_t elements = 0;
   uint32_t sequence = 0;  // messages added so far
   std::vector<std::byte> values;
+  // Sender only: the last message and residual, reused call after call (the next call under
+  // this name cannot start before this one has completed).
+  std::vector<std::byte> wire, residual;
 
   void Reset();  // back to zero, sequence 0
 };

@@ -127,30 +127,33 @@ Status CheckTopologyConsistency(Op& op, Backend& backend) { return CheckPlanCons
 
 namespace {
 
-// Encodes `value` (the scaled `in` for destination k) into progress->encoded[k]. With error
-// feedback it encodes the difference from what the destination has, adds it to this end's copy
-// of that estimate as the destination will, and keeps the residual in progress->residuals[k].
+// Encodes `value` (the scaled `in` for destination k); progress->payloads[k] points at the
+// message. With error feedback the message encodes the difference from what the destination
+// has, this end's copy of that estimate moves as the destination's will, and
+// progress->residuals[k] points at what the destination still lacks.
 void EncodeForDestination(const Op& op, size_t k, const void* value, WireHeader* header,
                           NeighborProgress* progress) {
   const DType dtype = op.in.dtype;
   const int64_t n = op.in.num_elements;
   const WireEncoding encoding = EncodingOf(op);
   const int64_t kept = KeptOf(op);
-  auto& wire = progress->encoded[k];
-  wire.resize(EncodedBytes(encoding, dtype, n, kept));
+  const size_t bytes = EncodedBytes(encoding, dtype, n, kept);
   if (!UsesFeedback(op)) {
+    auto& wire = progress->encoded[k];
+    wire.resize(bytes);
     Encode(encoding, dtype, value, n, kept, wire.data());
+    progress->payloads[k] = wire.data();
     return;
   }
-  EdgeEstimate& estimate = op.neighbor.feedback->Find(op.name, op.neighbor.dst_ranks[k],
-                                                      FeedbackStore::Side::kSent, dtype, n);
-  auto& residual = progress->residuals[k];
-  residual.resize(op.in.num_bytes());
-  Subtract(dtype, residual.data(), value, estimate.values.data(), static_cast<size_t>(n));
-  Encode(encoding, dtype, residual.data(), n, kept, wire.data());
-  header->feedback_sequence = estimate.sequence++;
-  (void)AddDecoded(encoding, dtype, wire.data(), n, kept, estimate.values.data());
-  Subtract(dtype, residual.data(), value, estimate.values.data(), static_cast<size_t>(n));
+  EdgeEstimate& edge = op.neighbor.feedback->Find(op.name, op.neighbor.dst_ranks[k],
+                                                  FeedbackStore::Side::kSent, dtype, n);
+  edge.wire.resize(bytes);  // kept from the last call: no fresh pages to fault in
+  edge.residual.resize(op.in.num_bytes());
+  EncodeDifference(encoding, dtype, value, n, kept, edge.values.data(), edge.residual.data(),
+                   edge.wire.data());
+  header->feedback_sequence = edge.sequence++;
+  progress->payloads[k] = edge.wire.data();
+  progress->residuals[k] = edge.residual.data();
 }
 
 }  // namespace
@@ -171,6 +174,7 @@ Status StartNeighborOps(std::span<Op* const> ops, Backend& backend, size_t fusio
     progress->scaled.resize(plan.dst_ranks.size());
     if (compressed) {
       progress->encoded.resize(plan.dst_ranks.size());
+      progress->payloads.resize(plan.dst_ranks.size());
       progress->residuals.resize(plan.dst_ranks.size());
     }
     for (size_t k = 0; k < plan.dst_ranks.size(); ++k) {
@@ -185,7 +189,7 @@ Status StartNeighborOps(std::span<Op* const> ops, Backend& backend, size_t fusio
       WireHeader to_destination = header;
       if (compressed) {
         EncodeForDestination(*op, k, payload, &to_destination, progress.get());
-        payload = progress->encoded[k].data();
+        payload = progress->payloads[k];
       }
       by_destination[plan.dst_ranks[k]].push_back(
           {to_destination, payload, to_destination.payload_bytes});
@@ -294,7 +298,7 @@ Status CombineCompressed(Op& op, int me) {
   }
   if (feedback) {
     for (size_t k = 0; k < plan.dst_ranks.size(); ++k) {
-      sources.push_back(progress.residuals[k].data());
+      sources.push_back(progress.residuals[k]);
       weights.push_back(step * plan.receiver_weights[k]);
     }
   }

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/dtype.h"
@@ -214,6 +215,39 @@ TEST(Compression, FeedbackEstimatesStayIdenticalAndConverge) {
       }
     }
     EXPECT_LT(residual, 1e-5) << EncodingName(encoding);
+  }
+}
+
+// The sender's one-call, block-at-a-time EncodeDifference gives exactly the bytes and estimate
+// of the plain steps (subtract, encode, decode into the estimate, subtract), as the receiver's
+// whole-message AddDecoded must reproduce its estimate bit for bit.
+TEST(Compression, EncodeDifferenceMatchesThePlainStepsBitForBit) {
+  for (DType dtype : kFloatTypes) {
+    for (WireEncoding encoding : {WireEncoding::kInt8, WireEncoding::kBFloat16,
+                                  WireEncoding::kFloat16, WireEncoding::kTopK}) {
+      const size_t n = 5000;  // not a multiple of the 2048-element blocks nor of 256
+      const int64_t kept = encoding == WireEncoding::kTopK ? 100 : 0;
+      const Values value = Random(dtype, n, 7);
+      Values estimate = Random(dtype, n, 8, 0.5);
+      Values reference_estimate = estimate;
+      Values residual(dtype, n), reference_residual(dtype, n);
+      const size_t bytes = EncodedBytes(encoding, dtype, 5000, kept);
+      std::vector<std::byte> wire(bytes), reference_wire(bytes);
+      EncodeDifference(encoding, dtype, value.bytes.data(), 5000, kept, estimate.data(),
+                       residual.data(), wire.data());
+      Subtract(dtype, reference_residual.data(), value.bytes.data(), reference_estimate.data(), n);
+      Encode(encoding, dtype, reference_residual.data(), 5000, kept, reference_wire.data());
+      Values receiver = Random(dtype, n, 8, 0.5);  // the receiver's copy before the message
+      ASSERT_TRUE(AddDecoded(encoding, dtype, reference_wire.data(), 5000, kept,
+                             reference_estimate.data()));
+      ASSERT_TRUE(AddDecoded(encoding, dtype, wire.data(), 5000, kept, receiver.data()));
+      Subtract(dtype, reference_residual.data(), value.bytes.data(), reference_estimate.data(), n);
+      const std::string what = std::string(DTypeName(dtype)) + " " + EncodingName(encoding);
+      EXPECT_EQ(wire, reference_wire) << what;
+      EXPECT_EQ(estimate.bytes, reference_estimate.bytes) << what;
+      EXPECT_EQ(receiver.bytes, estimate.bytes) << what << ": receiver and sender differ";
+      EXPECT_EQ(residual.bytes, reference_residual.bytes) << what;
+    }
   }
 }
 
