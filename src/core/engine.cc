@@ -27,12 +27,17 @@ std::string RankList(const std::vector<int>& ranks) {
   return text.str();
 }
 
+// Engines started in this process so far. Every rank starts its engines in step (bf_init is
+// collective), so the count names one incarnation on every rank.
+std::atomic<uint64_t> engines_started{0};
+
 }  // namespace
 
 Status Engine::Start(const MpiBackend::Options& options, const Settings& settings,
                      std::unique_ptr<Engine>* out) {
   std::unique_ptr<Engine> engine(new Engine());
   engine->settings_ = settings;
+  engine->incarnation_ = ++engines_started;
   std::promise<Status> started;
   std::future<Status> started_future = started.get_future();
   engine->thread_ = std::thread(&Engine::Run, engine.get(), options, &started);
@@ -61,7 +66,9 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
                                                     settings_.window_chunk_elements);
   backend_->SetUnsolicitedHandler([this](std::unique_ptr<ReceivedMessage> message) {
     if (message->header.op_kind == WireHeader::kDeparture) {
-      departed_.push_back(message->source);
+      // A notice a peer sent after this rank's previous engine had freed its communicator can
+      // surface here when MPI reuses the communicator's context id: it is not about this one.
+      if (message->header.name_hash == incarnation_) departed_.push_back(message->source);
       return;
     }
     window_service_->Handle(std::move(message));
@@ -142,11 +149,11 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
     }
   }
   round_.reset();
-  AnnounceDeparture();
+  const bool everyone_left = AnnounceDeparture();
   backend_->SetUnsolicitedHandler(nullptr);
   window_service_.reset();
   for (const auto& window : windows_.All()) windows_.Remove(window->name);
-  shutdown_status_ = backend_->Shutdown();
+  shutdown_status_ = backend_->Shutdown(/*free_communicators=*/everyone_left);
   backend_.reset();
 }
 
@@ -317,26 +324,35 @@ void Engine::FailOpsWaitingOnDeparted() {
   round_.reset();
 }
 
-void Engine::AnnounceDeparture() {
+bool Engine::AnnounceDeparture() {
   std::vector<Outgoing> notices;
   for (int rank = 0; rank < layout_.size; ++rank) {
-    if (rank == layout_.rank || departed(rank)) continue;
+    if (rank == layout_.rank) continue;  // ranks that left first wait for this notice too
     Outgoing notice;
     notice.peer = rank;
     notice.header.op_kind = WireHeader::kDeparture;
     notice.header.sender = layout_.rank;
+    notice.header.name_hash = incarnation_;
     notices.push_back(notice);
   }
-  if (notices.empty()) return;
   std::unique_ptr<PendingSends> sends;
-  if (!backend_->StartSends(notices, &sends).ok()) return;
-  // Small messages leave at once; never hold up finalize for a peer that does not take them.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-  bool done = false;
-  while (sends->Test(&done).ok() && !done && std::chrono::steady_clock::now() < deadline) {
+  if (!notices.empty() && !backend_->StartSends(notices, &sends).ok()) return false;
+  // bf_finalize is collective: every other rank's notice follows soon, after all it sent us
+  // before. A rank that never finalizes (killed, or stuck) only delays this by the deadline.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  bool sent = notices.empty();
+  Backoff backoff;
+  for (;;) {
+    if (!sent && !sends->Test(&sent).ok()) return false;
+    if (sent && departed_.size() + 1 >= static_cast<size_t>(layout_.size)) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
     bool progressed = false;
-    (void)backend_->Progress(&progressed);
-    std::this_thread::yield();
+    if (!backend_->Progress(&progressed).ok()) return false;
+    if (progressed) {
+      backoff.Progressed();
+    } else {
+      backoff.Pause(/*waiting_for_peer=*/true);
+    }
   }
 }
 

@@ -80,12 +80,15 @@ class Engine {
   // Fails the ops that wait on a rank that has left (bf_finalize): they cannot complete.
   void FailOpsWaitingOnDeparted();
   bool departed(int rank) const;
-  // Tells every other rank this one is leaving (best effort, bounded wait).
-  void AnnounceDeparture();
+  // Tells every other rank this one is leaving, then waits (bounded) for their notices, so that
+  // nothing is still addressed to this rank's communicator when it is freed. True if every
+  // other rank's notice arrived.
+  bool AnnounceDeparture();
   void Finish(std::unique_ptr<Op> op, Status status);
   void WarnAboutStalls();
 
   Settings settings_;
+  uint64_t incarnation_ = 0;  // which of this process's engines (departure notices carry it)
   ProcessLayout layout_;
   std::unique_ptr<MpiBackend> backend_;
   std::thread thread_;

@@ -138,8 +138,12 @@ Status MpiBackend::DiscoverLayout(int nodes_per_machine) {
 
 MpiBackend::~MpiBackend() { (void)Shutdown(); }
 
-Status MpiBackend::Shutdown() {
+Status MpiBackend::Shutdown(bool free_communicators) {
   mailbox_.reset();
+  if (!free_communicators) {
+    machine_ = MPI_COMM_NULL;  // deliberately leaked (see the header)
+    world_ = MPI_COMM_NULL;
+  }
   if (machine_ != MPI_COMM_NULL) BF_MPI_CHECK(MPI_Comm_free(&machine_));
   if (world_ != MPI_COMM_NULL) BF_MPI_CHECK(MPI_Comm_free(&world_));
   if (initialized_mpi_) {

@@ -36,7 +36,10 @@ class MpiBackend final : public Backend {
   ~MpiBackend() override;
 
   // Frees the communicators and finalizes MPI if Create initialized it. Collective.
-  Status Shutdown();
+  // free_communicators = false leaves them allocated: a peer may still send on them, and a
+  // message arriving after the free could be delivered to the next communicator that reuses the
+  // context id (the next bf_init), out of sequence.
+  Status Shutdown(bool free_communicators = true);
 
   const ProcessLayout& layout() const { return layout_; }
 
