@@ -151,10 +151,12 @@ BF_API int bf_matching_mode_in_effect(void);
 BF_API bf_status bf_init(const bf_init_options *options);
 
 /* Stops the engine: windows still open are freed (collectively), queued operations are run to
- * completion, every other rank is told this one is leaving, then communicators are freed and MPI
- * is finalized if bf_init initialized it. Collective. On the other ranks, operations that still
- * need this rank fail with BF_ERR_SHUTDOWN (a blocking collective after a 2 s grace) instead of
- * waiting. Later calls (other than bf_init) return BF_ERR_NOT_INITIALIZED.
+ * completion, every other rank is told this one is leaving, and once every other rank has said
+ * the same (at most 10 s; after that the communicators are left allocated rather than freed under
+ * a message still on its way) communicators are freed and MPI is finalized if bf_init initialized
+ * it. Collective. On the other ranks, operations that still need this rank fail with
+ * BF_ERR_SHUTDOWN (a blocking collective after a 2 s grace) instead of waiting. Later calls
+ * (other than bf_init) return BF_ERR_NOT_INITIALIZED.
  * Returns BF_OK, BF_ERR_NOT_INITIALIZED, BF_ERR_BACKEND. */
 BF_API bf_status bf_finalize(void);
 
