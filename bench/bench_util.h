@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// Shared by the small benchmarks: failing fast, timing a step across ranks, and the step of many
+// Shared by the benchmarks: failing fast, timing a step across ranks, and the step of many
 // small asynchronous neighbor_allreduce calls that fusion and timeline costs are measured on.
 #ifndef BLUEFOG_BENCH_UTIL_H_
 #define BLUEFOG_BENCH_UTIL_H_
@@ -13,15 +13,36 @@
 
 // A benchmark cannot continue past a failed call, and the other ranks are blocked in the next
 // collective: abort the whole job.
-#define CHECK_BF(call)                                                                    \
-  do {                                                                                    \
-    const bf_status check_status_ = (call);                                               \
-    if (check_status_ != BF_OK) {                                                         \
-      fprintf(stderr, "%s failed: %s: %s\n", #call, bf_status_string(check_status_),      \
-              bf_last_error());                                                           \
-      MPI_Abort(MPI_COMM_WORLD, 1);                                                       \
-    }                                                                                     \
+#define CHECK_BF(call)                                                  \
+  do {                                                                  \
+    const bf_status check_status_ = (call);                             \
+    if (check_status_ != BF_OK) {                                       \
+      fprintf(stderr, "rank %d: %s failed: %s: %s\n", bf_rank(), #call, \
+              bf_status_string(check_status_), bf_last_error());        \
+      MPI_Abort(MPI_COMM_WORLD, 1);                                     \
+    }                                                                   \
   } while (0)
+
+#define CHECK_MPI(call)                                                        \
+  do {                                                                         \
+    const int check_rc_ = (call);                                              \
+    if (check_rc_ != MPI_SUCCESS) {                                            \
+      char check_text_[MPI_MAX_ERROR_STRING];                                  \
+      int check_length_ = 0;                                                   \
+      MPI_Error_string(check_rc_, check_text_, &check_length_);                \
+      fprintf(stderr, "%s failed: %.*s\n", #call, check_length_, check_text_); \
+      MPI_Abort(MPI_COMM_WORLD, 1);                                            \
+    }                                                                          \
+  } while (0)
+
+static inline void *checked_malloc(size_t bytes) {
+  void *p = malloc(bytes > 0 ? bytes : 1);
+  if (p == NULL) {
+    fprintf(stderr, "out of memory allocating %zu bytes\n", bytes);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  return p;
+}
 
 // Seconds since `start` on the slowest rank (a step is done when its slowest rank is).
 static inline double SlowestSince(double start) {

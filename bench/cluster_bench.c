@@ -9,18 +9,6 @@
 #include "bench_util.h"
 #include "bluefog.h"
 
-#define CHECK_MPI(call)                                                        \
-  do {                                                                         \
-    const int check_rc_ = (call);                                              \
-    if (check_rc_ != MPI_SUCCESS) {                                            \
-      char check_text_[MPI_MAX_ERROR_STRING];                                  \
-      int check_length_ = 0;                                                   \
-      MPI_Error_string(check_rc_, check_text_, &check_length_);                \
-      fprintf(stderr, "%s failed: %.*s\n", #call, check_length_, check_text_); \
-      MPI_Abort(MPI_COMM_WORLD, 1);                                            \
-    }                                                                          \
-  } while (0)
-
 enum { kAllreduceDefault = 0, kAllreduceRing = 1, kOnePeerOurs = 2, kOnePeerRaw = 3, kOps = 4 };
 static const char *const kOpNames[kOps] = {
     "MPI_Allreduce, default algorithm", "MPI_Allreduce, ring algorithm",
@@ -62,15 +50,6 @@ typedef struct bench_results {
   double hop_median_s[kOps][kMaxHops];
   double cycle_mean_s[kOps];  // mean of the per-distance medians: one step of a full cycle
 } bench_results;
-
-static void *checked_malloc(size_t bytes) {
-  void *p = malloc(bytes > 0 ? bytes : 1);
-  if (p == NULL) {
-    fprintf(stderr, "out of memory allocating %zu bytes\n", bytes);
-    MPI_Abort(MPI_COMM_WORLD, 1);
-  }
-  return p;
-}
 
 static int parse_options(int argc, char **argv, bench_options *opts) {
   *opts = (bench_options){(size_t)16 << 20, 15, 7, 0.0, 0.75, kRingAlgorithm, NULL};

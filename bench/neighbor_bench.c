@@ -6,31 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_util.h"
 #include "bluefog.h"
-
-// A benchmark cannot continue past a failed call, and the other ranks are blocked in the next
-// collective: abort the whole job.
-#define CHECK_BF(call)                                                  \
-  do {                                                                  \
-    const bf_status check_status_ = (call);                             \
-    if (check_status_ != BF_OK) {                                       \
-      fprintf(stderr, "rank %d: %s failed: %s: %s\n", bf_rank(), #call, \
-              bf_status_string(check_status_), bf_last_error());        \
-      MPI_Abort(MPI_COMM_WORLD, 1);                                     \
-    }                                                                   \
-  } while (0)
-
-#define CHECK_MPI(call)                                                        \
-  do {                                                                         \
-    const int check_rc_ = (call);                                              \
-    if (check_rc_ != MPI_SUCCESS) {                                            \
-      char check_text_[MPI_MAX_ERROR_STRING];                                  \
-      int check_length_ = 0;                                                   \
-      MPI_Error_string(check_rc_, check_text_, &check_length_);                \
-      fprintf(stderr, "%s failed: %.*s\n", #call, check_length_, check_text_); \
-      MPI_Abort(MPI_COMM_WORLD, 1);                                            \
-    }                                                                          \
-  } while (0)
 
 enum { kApproaches = 3, kOurs = 0, kRaw = 1, kNeighborAllgather = 2 };
 static const char *const kApproachNames[kApproaches] = {"ours", "raw", "nbr_allgather"};
@@ -59,15 +36,6 @@ typedef struct buffers {
   float *received;   // in_count messages back to back, as MPI_Neighbor_allgather lays them out
   MPI_Request *requests;
 } buffers;
-
-static void *checked_malloc(size_t bytes) {
-  void *p = malloc(bytes > 0 ? bytes : 1);
-  if (p == NULL) {
-    fprintf(stderr, "out of memory allocating %zu bytes\n", bytes);
-    MPI_Abort(MPI_COMM_WORLD, 1);
-  }
-  return p;
-}
 
 static int parse_options(int argc, char **argv, bench_options *opts) {
   *opts = (bench_options){4, (size_t)64 << 20, 1.0, 5, 100, NULL};

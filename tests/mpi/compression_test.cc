@@ -51,6 +51,23 @@ bf_neighbor_args Compressed(const char* name, bf_compression compression,
   return args;
 }
 
+// Dynamic mode, one peer each way with weight 1/2 (self 1/2), as BlueFog's one-peer schedules.
+// `*from` and `*to` must outlive the call.
+bf_neighbor_args OnePeer(const char* name, bf_compression compression, const int* from,
+                         const int* to) {
+  static const double kHalf = 0.5;
+  bf_neighbor_args args = Compressed(name, compression);
+  args.dynamic = 1;
+  args.has_weights = 1;
+  args.self_weight = 0.5;
+  args.src_count = 1;
+  args.src_ranks = from;
+  args.src_weights = &kHalf;
+  args.dst_count = 1;
+  args.dst_ranks = to;
+  return args;
+}
+
 // Largest |x_i - mean_i| / max |mean| over this rank's elements, after `steps` averagings.
 double ConsensusError(HostTensor& x) {
   const int size = bf_size();
@@ -159,16 +176,7 @@ TEST(Compression, OnePeerDynamicReachesTheExactMean) {
     for (int step = 0; step < 200; ++step) {
       const int d = distances[static_cast<size_t>(step) % distances.size()];
       const int to = (rank + d) % size, from = (rank - d + size) % size;
-      const double half = 0.5;
-      bf_neighbor_args args = Compressed(name.c_str(), compression);
-      args.dynamic = 1;
-      args.has_weights = 1;
-      args.self_weight = 0.5;
-      args.src_count = 1;
-      args.src_ranks = &from;
-      args.src_weights = &half;
-      args.dst_count = 1;
-      args.dst_ranks = &to;
+      bf_neighbor_args args = OnePeer(name.c_str(), compression, &from, &to);
       ASSERT_BF_OK(bf_neighbor_allreduce(x.get(), x.get(), &args));
     }
     EXPECT_LT(WorstOverRanks(ConsensusError(x)), 1e-4) << "compression " << compression;
@@ -325,16 +333,7 @@ TEST(Compression, BrokenFeedbackSequenceIsReported) {
   HostTensor x({kDLFloat, 32, 1}, {300}), wide({kDLFloat, 64, 1}, {300});
   Fill(x);
   Fill(wide);
-  const double half = 0.5;
-  bf_neighbor_args args = Compressed("sequence", BF_COMPRESSION_INT8);
-  args.dynamic = 1;
-  args.has_weights = 1;
-  args.self_weight = 0.5;
-  args.src_count = 1;
-  args.src_ranks = &peer;
-  args.src_weights = &half;
-  args.dst_count = 1;
-  args.dst_ranks = &peer;
+  bf_neighbor_args args = OnePeer("sequence", BF_COMPRESSION_INT8, &peer, &peer);
   // The odd rank of each pair posts float64 once: both ends refuse the exchange, but the even
   // rank's estimate of what it sent has moved on.
   const bool odd = rank % 2 == 1;
