@@ -226,7 +226,8 @@ def plot(path, results, args, parameters):
         if reached is not None:
             ax.axvline(reached, linestyle=":", color=ax.lines[-1].get_color())
     ax.axhline(args.target_loss, color="grey", linestyle="--", linewidth=0.8,
-               label=f"target test loss {args.target_loss}")
+               label=f"target test loss {args.target_loss} (dotted: mean of the last "
+                     f"{args.smooth} evaluations reaches it)")
     ax.set_yscale("log")
     ax.set_xlabel("training time (s, evaluations excluded)")
     ax.set_ylabel("test loss (mean over ranks)")
