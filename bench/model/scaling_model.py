@@ -230,9 +230,15 @@ def plot(path, projection):
         ax.set_xlabel("ranks")
         ax.set_title(f"PROJECTED, {scenario}")
         ax.grid(True, alpha=0.3)
-    axes[0].set_ylabel("scaling efficiency (%): solid no overlap, dotted perfect overlap")
-    axes[1].legend(loc="lower left")
-    fig.suptitle("Alpha-beta model calibrated on the emulated cluster; ResNet-50-sized step")
+    # Published BlueFog figures (ResNet-50, batch 64, 128 GPUs), for comparison only.
+    axes[1].plot([128], [95], marker="^", color="black", linestyle="none",
+                 label="published: BlueFog, above 95%")
+    axes[1].plot([128], [66], marker="v", color="grey", linestyle="none",
+                 label="published: Horovod, about 66%")
+    axes[0].set_ylabel("scaling efficiency (%)")
+    axes[1].legend(loc="lower left", fontsize=8)
+    fig.suptitle("Alpha-beta model calibrated on the emulated cluster, ResNet-50-sized step "
+                 "(solid: no overlap, dotted: perfect overlap)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
