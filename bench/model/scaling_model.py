@@ -6,9 +6,9 @@
    the median of each (ranks, bytes, operation), and fits
      one-peer (MPI_Sendrecv + weighted sum):  t = alpha + beta * S
      ring MPI_Allreduce:                      t = 2 (n - 1) alpha + 2 (n - 1) / n * beta * S
-   jointly (alpha, beta shared) and per operation: beta by least squares on relative error over
-   the large messages, alpha from the small ones (Hockney's usual calibration). One
-   least-squares fit of both over every size is printed too, with every residual.
+   jointly (alpha, beta shared) and per operation, by least squares on relative error: alpha
+   is the intercept of a fit over the small messages, beta the slope of a fit over the large
+   ones. One fit of both over every size is printed too, and every residual.
 2. Projection (PROJECTED output), time per step = compute + communication, for n = 8..1024:
      ring allreduce     2 (n - 1) (alpha + S / n * beta)
      static exp2        log2(n) alpha + log2(n) S beta   (every neighbor gets the whole tensor)
@@ -88,38 +88,33 @@ def design_row(operation, ranks, size_bytes):
     return 1.0, float(size_bytes)  # one-peer: one message each way
 
 
-def least_squares_beta(medians, keys, alpha):
-    """beta minimizing the relative error of t = a alpha + b beta over ``keys``, alpha fixed."""
-    a = np.array([design_row(k[2], k[0], k[1]) for k in keys])
-    t = np.array([medians[k] for k in keys])
-    return float(np.sum((t - a[:, 0] * alpha) * a[:, 1] / t**2) / np.sum(a[:, 1]**2 / t**2))
-
-
-def fit_all_sizes(medians, operations):
-    """Both parameters by one least-squares fit on relative error over every size."""
-    keys = sorted(k for k in medians if k[2] in operations)
+def least_squares(medians, keys):
+    """(alpha, beta) minimizing the relative error of t = a alpha + b beta over ``keys``."""
     a = np.array([design_row(k[2], k[0], k[1]) for k in keys])
     t = np.array([medians[k] for k in keys])
     (alpha, beta), *_ = np.linalg.lstsq(a / t[:, None], np.ones_like(t), rcond=None)
-    return float(alpha), float(beta), []
+    return float(alpha), float(beta)
+
+
+def fit_all_sizes(medians, operations):
+    """Both parameters by one least-squares fit over every size."""
+    alpha, beta = least_squares(medians, sorted(k for k in medians if k[2] in operations))
+    return alpha, beta, None, []
 
 
 def fit(medians, operations):
-    """Two regimes, as Hockney's model is usually calibrated: beta from the large messages
-    (>= BANDWIDTH_BYTES), then alpha from the small ones (<= LATENCY_BYTES) with that beta,
-    iterated to a fixed point. Returns (alpha_s, beta_s_per_byte, [(key, measured, model)]),
-    the residuals over every size, mid sizes included."""
+    """Two regimes: alpha is the intercept of a fit over the small messages (<= LATENCY_BYTES),
+    beta the slope of a fit over the large ones (>= BANDWIDTH_BYTES). Small messages fit in
+    tbf's burst and so cross the link faster than its rate; large ones also pay a startup
+    (the large fit's intercept, returned as the third value) that a two-parameter model has no
+    term for. Returns (alpha_s, beta_s_per_byte, large_intercept_s, [(key, measured, model)])
+    with the residuals over every size."""
     keys = sorted(k for k in medians if k[2] in operations)
-    small = [k for k in keys if k[1] <= LATENCY_BYTES]
-    large = [k for k in keys if k[1] >= BANDWIDTH_BYTES]
-    alpha = 0.0
-    for _ in range(20):
-        beta = least_squares_beta(medians, large, alpha)
-        alpha = float(np.mean([(medians[k] - design_row(k[2], k[0], k[1])[1] * beta)
-                               / design_row(k[2], k[0], k[1])[0] for k in small]))
+    alpha, _ = least_squares(medians, [k for k in keys if k[1] <= LATENCY_BYTES])
+    intercept, beta = least_squares(medians, [k for k in keys if k[1] >= BANDWIDTH_BYTES])
     rows = [(k, medians[k], float(np.dot(design_row(k[2], k[0], k[1]), (alpha, beta))))
             for k in keys]
-    return alpha, beta, rows
+    return alpha, beta, intercept, rows
 
 
 def comm_emulated(method, n, size, alpha, beta):
@@ -187,15 +182,19 @@ def project(alpha, beta, a):
 
 
 def markdown(alpha, beta, fits, projection, a):
-    lines = [f"Fit to the MEASURED medians (beta: messages >= {BANDWIDTH_BYTES} bytes, alpha: "
-             f"<= {LATENCY_BYTES} bytes):", "",
-             "| fit | alpha (us) | beta (ns/byte) | = Gbit/s |", "|---|---:|---:|---:|"]
-    for name, (fa, fb, _) in fits.items():
-        lines.append(f"| {name} | {fa * 1e6:.1f} | {fb * 1e9:.3f} | {8 / fb / 1e9:.3f} |")
+    lines = [f"Fit to the MEASURED medians (alpha: intercept over messages <= {LATENCY_BYTES} "
+             f"bytes; beta: slope over messages >= {BANDWIDTH_BYTES} bytes, whose intercept is "
+             "the large-message startup):", "",
+             "| fit | alpha (us) | beta (ns/byte) | = Gbit/s | large-message startup (ms) |",
+             "|---|---:|---:|---:|---:|"]
+    for name, (fa, fb, start, _) in fits.items():
+        start_text = "-" if start is None else f"{start * 1e3:.2f}"
+        lines.append(f"| {name} | {fa * 1e6:.1f} | {fb * 1e9:.3f} | {8 / fb / 1e9:.3f} | "
+                     f"{start_text} |")
     lines += ["", "Residuals of the joint fit:", "",
               "| ranks | bytes | operation | measured (ms) | model (ms) | model / measured |",
               "|---:|---:|---|---:|---:|---:|"]
-    for (n, size, op), measured, model in fits["joint"][2]:
+    for (n, size, op), measured, model in fits["joint"][3]:
         lines.append(f"| {n} | {size} | {op} | {measured * 1e3:.2f} | {model * 1e3:.2f} | "
                      f"{model / measured:.2f} |")
     lines += ["", "Assumptions of the projection: " +
@@ -250,7 +249,7 @@ def main():
             "one-peer only": fit(medians, {"one_peer_raw"}),
             "ring allreduce only": fit(medians, {"allreduce_ring"}),
             "joint, one fit over every size": fit_all_sizes(medians, FIT_OPERATIONS)}
-    alpha, beta, _ = fits["joint"]
+    alpha, beta, _, _ = fits["joint"]
     projection = project(alpha, beta, ASSUMPTIONS)
     text = markdown(alpha, beta, fits, projection, ASSUMPTIONS)
     print(text)
