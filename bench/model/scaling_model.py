@@ -16,8 +16,9 @@
      hierarchical       local ring allreduce + one-peer exp2 between machines' roots + local
                         broadcast (src/ops/hierarchical.cc)
    in two scenarios: "emulated" (every rank on its own link with the fitted alpha and beta, as
-   measured), and "gpu-cluster" (GPUS_PER_MACHINE ranks share one NIC whose beta is the fitted
-   one scaled to NIC_GBIT, with an NVLink-class link inside the machine). Scaling efficiency =
+   measured), and "gpu-cluster" (gpus_per_machine ranks share one NIC whose beta is the fitted
+   one scaled from calibrated_line_gbit to nic_gbit, with an NVLink-class link inside the
+   machine). Scaling efficiency =
    compute / (compute + communication) with no overlap, and compute / max(compute,
    communication) with perfect overlap. Every assumption is in ASSUMPTIONS and is printed.
 
