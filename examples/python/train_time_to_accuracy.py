@@ -11,8 +11,9 @@ scikit-learn's handwritten digits (every rank its own shard) for the same number
 Every --eval-every iterations the clock stops and each rank's own model is evaluated on the test
 set; loss and accuracy are the means over the ranks. The clock counts training iterations only
 (forward, backward, communication, update), never the evaluations. Rank 0 reports the training
-time each method needed to first reach --target-loss, their ratio, and the final accuracies,
-and writes every evaluation to a CSV and a plot of loss against training time.
+time each method needed to reach --target-loss (first evaluation where the mean of the last
+--smooth evaluations is at or below it), their ratio, and the final accuracies, and writes every
+evaluation to a CSV and a plot of loss against training time.
 
     mpirun -np 4 python3 examples/python/train_time_to_accuracy.py --csv tta.csv --plot tta.png
 """
