@@ -23,10 +23,9 @@ import sys
 import time
 
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 import bluefog.torch as bf
+from train_digits import load_shard, min_over_ranks  # the demo's shards (same directory)
 
 METHODS = ("neighbor_allreduce", "gradient_allreduce")
 LABELS = {"neighbor_allreduce": "decentralized SGD, one-peer exponential-2 (AWC)",
@@ -63,18 +62,6 @@ def parse_args():
     return parser.parse_args()
 
 
-def load_shard():
-    """This rank's shard of the training set and the whole test set (the same split on every
-    rank)."""
-    digits = load_digits()
-    x = torch.tensor(digits.data / 16.0, dtype=torch.float32)
-    y = torch.tensor(digits.target, dtype=torch.int64)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=0,
-                                                        stratify=y)
-    shard = slice(bf.rank(), None, bf.size())
-    return x_train[shard], y_train[shard], x_test, y_test
-
-
 def make_model(hidden):
     torch.manual_seed(0)
     return torch.nn.Sequential(torch.nn.Linear(64, hidden), torch.nn.ReLU(),
@@ -92,10 +79,6 @@ def evaluate(model, x, y):
     model.train()
     mean = bf.allreduce(local, name="evaluation")
     return mean[0].item(), mean[1].item()
-
-
-def min_over_ranks(value):
-    return int(bf.allgather(torch.tensor([value], dtype=torch.int64)).min())
 
 
 def train(method, args, data):
