@@ -180,10 +180,46 @@ void EncodeInt8(DType dtype, const void* values, size_t count, std::byte* wire) 
   }
 }
 
+// The k-th largest of `values` (1 <= k <= size). A strided sample gives a bound that at least k
+// values likely reach; then only the values at or above it are ordered. If fewer than k reach it,
+// all values are (the answer is exact either way).
+template <typename C>
+C KthLargest(const std::vector<C>& values, size_t k) {
+  constexpr size_t kSample = 4096;
+  const size_t n = values.size();
+  if (n > 16 * kSample) {
+    const size_t stride = n / kSample;
+    std::vector<C> sample;
+    sample.reserve(n / stride + 1);
+    for (size_t i = 0; i < n; i += stride) sample.push_back(values[i]);
+    // Twice the sample's expected count above the answer, plus slack: usually reached by >= k.
+    const size_t rank = std::min(sample.size() - 1, 2 * (k * sample.size() / n) + 16);
+    std::nth_element(sample.begin(), sample.begin() + static_cast<ptrdiff_t>(rank), sample.end(),
+                     std::greater<C>());
+    const C bound = sample[rank];
+    thread_local std::vector<C> above;
+    above.clear();
+    for (C v : values) {
+      if (v >= bound) above.push_back(v);
+    }
+    if (above.size() >= k) {
+      std::nth_element(above.begin(), above.begin() + static_cast<ptrdiff_t>(k - 1), above.end(),
+                       std::greater<C>());
+      return above[k - 1];
+    }
+  }
+  std::vector<C> all = values;
+  std::nth_element(all.begin(), all.begin() + static_cast<ptrdiff_t>(k - 1), all.end(),
+                   std::greater<C>());
+  return all[k - 1];
+}
+
 // [kept uint32 indices, ascending][kept values in the tensor's dtype]: the largest magnitudes.
 template <typename C>
 void EncodeTopK(DType dtype, const void* values, size_t count, size_t kept, std::byte* wire) {
-  std::vector<C> magnitude(count);
+  // Kept between calls (the engine thread encodes every step): no fresh pages to fault in.
+  thread_local std::vector<C> magnitude;
+  magnitude.resize(count);
   for (size_t start = 0; start < count; start += kBlock) {
     const size_t n = std::min(kBlock, count - start);
     Load(dtype, values, start, n, magnitude.data() + start);
@@ -198,10 +234,7 @@ void EncodeTopK(DType dtype, const void* values, size_t count, size_t kept, std:
   std::vector<uint32_t> order;
   order.reserve(kept);
   if (kept < count) {
-    std::vector<C> sorted = magnitude;
-    std::nth_element(sorted.begin(), sorted.begin() + static_cast<ptrdiff_t>(kept - 1),
-                     sorted.end(), std::greater<C>());
-    const C threshold = sorted[kept - 1];
+    const C threshold = KthLargest(magnitude, kept);
     size_t above = 0;
     for (size_t i = 0; i < count; ++i) above += magnitude[i] > threshold;
     size_t ties = kept - above;  // entries equal to the threshold still to take

@@ -4,6 +4,7 @@
 // error-feedback store.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -142,6 +143,41 @@ TEST(Compression, TopKKeepsTheLargestMagnitudesExactly) {
     for (size_t i = 0; i < in.size(); ++i) {
       const bool kept = i == 17 || i == 400 || i == 999;
       ASSERT_EQ(out.Get(i), kept ? in.Get(i) : 0.0) << DTypeName(dtype) << " element " << i;
+    }
+  }
+}
+
+// Large tensors take a sampled shortcut to the threshold; the kept set must still be exactly the
+// k largest magnitudes, ties broken by lower index, for any distribution (including ones that
+// defeat the sample and take the full selection).
+TEST(Compression, TopKOfLargeTensorsIsExact) {
+  const size_t n = 200000;
+  std::mt19937 rng(9);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  std::vector<std::pair<const char*, std::vector<float>>> patterns;
+  std::vector<float> values(n);
+  for (float& v : values) v = static_cast<float>(normal(rng));
+  patterns.emplace_back("normal", values);
+  for (size_t i = 0; i < n; ++i) values[i] = static_cast<float>(i);  // ascending
+  patterns.emplace_back("ascending", values);
+  for (size_t i = 0; i < n; ++i) values[i] = (i % 97 == 0) ? 1000.0f + i : 1.0f;  // spikes, ties
+  patterns.emplace_back("spikes", values);
+  for (size_t i = 0; i < n; ++i) values[i] = (i % 3 == 0) ? -2.0f : 0.5f;  // one big tie
+  patterns.emplace_back("ties", values);
+  for (const auto& [name, data] : patterns) {
+    for (int64_t kept : {int64_t{1}, int64_t{2000}, int64_t{50000}}) {
+      std::vector<uint32_t> order(n);
+      for (size_t i = 0; i < n; ++i) order[i] = static_cast<uint32_t>(i);
+      std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+        return std::abs(data[a]) > std::abs(data[b]);
+      });
+      order.resize(static_cast<size_t>(kept));
+      std::sort(order.begin(), order.end());
+      std::vector<std::byte> wire(EncodedBytes(WireEncoding::kTopK, DType::kFloat32, n, kept));
+      Encode(WireEncoding::kTopK, DType::kFloat32, data.data(), n, kept, wire.data());
+      std::vector<uint32_t> sent(static_cast<size_t>(kept));
+      std::memcpy(sent.data(), wire.data(), sent.size() * sizeof(uint32_t));
+      EXPECT_EQ(sent, order) << name << ", k = " << kept;
     }
   }
 }
