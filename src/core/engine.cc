@@ -27,17 +27,12 @@ std::string RankList(const std::vector<int>& ranks) {
   return text.str();
 }
 
-// Engines started in this process so far. Every rank starts its engines in step (bf_init is
-// collective), so the count names one incarnation on every rank.
-std::atomic<uint64_t> engines_started{0};
-
 }  // namespace
 
 Status Engine::Start(const MpiBackend::Options& options, const Settings& settings,
                      std::unique_ptr<Engine>* out) {
   std::unique_ptr<Engine> engine(new Engine());
   engine->settings_ = settings;
-  engine->incarnation_ = ++engines_started;
   std::promise<Status> started;
   std::future<Status> started_future = started.get_future();
   engine->thread_ = std::thread(&Engine::Run, engine.get(), options, &started);
@@ -66,9 +61,7 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
                                                     settings_.window_chunk_elements);
   backend_->SetUnsolicitedHandler([this](std::unique_ptr<ReceivedMessage> message) {
     if (message->header.op_kind == WireHeader::kDeparture) {
-      // A notice a peer sent after this rank's previous engine had freed its communicator can
-      // surface here when MPI reuses the communicator's context id: it is not about this one.
-      if (message->header.name_hash == incarnation_) departed_.push_back(message->source);
+      departed_.push_back(message->source);
       return;
     }
     window_service_->Handle(std::move(message));
@@ -332,7 +325,6 @@ bool Engine::AnnounceDeparture() {
     notice.peer = rank;
     notice.header.op_kind = WireHeader::kDeparture;
     notice.header.sender = layout_.rank;
-    notice.header.name_hash = incarnation_;
     notices.push_back(notice);
   }
   std::unique_ptr<PendingSends> sends;

@@ -88,7 +88,6 @@ class Engine {
   void WarnAboutStalls();
 
   Settings settings_;
-  uint64_t incarnation_ = 0;  // which of this process's engines (departure notices carry it)
   ProcessLayout layout_;
   std::unique_ptr<MpiBackend> backend_;
   std::thread thread_;

@@ -137,7 +137,7 @@ void EncodeForDestination(const Op& op, size_t k, const void* value, WireHeader*
   const int64_t n = op.in.num_elements;
   const WireEncoding encoding = EncodingOf(op);
   const int64_t kept = KeptOf(op);
-  const size_t bytes = EncodedBytes(encoding, dtype, n, kept);
+  const size_t bytes = header->payload_bytes;  // HeaderFor sized the encoding
   if (!UsesFeedback(op)) {
     auto& wire = progress->encoded[k];
     wire.resize(bytes);
