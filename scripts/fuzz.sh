@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Builds the libFuzzer harnesses (clang, ASan + UBSan) in build-fuzz and runs `meson test --suite
-# fuzz`: every committed input replayed once, then each harness fuzzed for 15 seconds (about a
-# minute in all). Results land in build-fuzz/meson-logs/testlog.json. Extra arguments go to
-# `meson test` (e.g. --test-args=-max_total_time=60). Fuzzing by hand: docs/reliability.md.
+# fuzz`: every committed input replayed once, then each harness fuzzed from a fixed seed for a
+# fixed number of runs (about 15 s each, a minute or so in all). Results land in
+# build-fuzz/meson-logs/testlog.json. Extra arguments go to `meson test` (e.g.
+# --test-args='-runs=-1 -max_total_time=60 -seed=0'). Fuzzing by hand: docs/reliability.md.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

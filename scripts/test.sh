@@ -37,7 +37,7 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 echo "== ThreadSanitizer suite"
 bash scripts/tsan.sh || failed_steps=$((failed_steps + 1))
 
-echo "== libFuzzer harnesses (corpus replay, then 15 s each)"
+echo "== libFuzzer harnesses (corpus replay, then a fixed-seed run of each)"
 bash scripts/fuzz.sh || failed_steps=$((failed_steps + 1))
 
 /usr/bin/python3 scripts/summarize_tests.py build/meson-logs/testlog.json \

@@ -313,9 +313,13 @@ bool AddDecoded(WireEncoding encoding, DType dtype, const std::byte* wire, size_
         int8_t levels[static_cast<size_t>(kInt8ChunkElements)];
         std::memcpy(levels, quantized + start, n);
         Load(dtype, estimate, start, n, block);
+        // In double: q * scale of a float64 chunk may exceed float32's range. For float32 the
+        // product is clamped: 127 * (largest / 127 rounded to float) may exceed FLT_MAX by an
+        // ulp, which must decode as FLT_MAX, not infinity.
+        constexpr double kLargest = std::numeric_limits<C>::max();
         for (size_t i = 0; i < n; ++i) {
-          // In double: q * scale of a float64 chunk may exceed float32's range.
-          block[i] += static_cast<C>(static_cast<double>(levels[i]) * scale);
+          const double value = static_cast<double>(levels[i]) * scale;
+          block[i] += static_cast<C>(std::clamp(value, -kLargest, kLargest));
         }
         Store(dtype, block, estimate, start, n);
       }
