@@ -175,6 +175,27 @@ BF_API int bf_machine_size(void);
 BF_API int bf_is_homogeneous(void);
 
 /* ---------------------------------------------------------------------------------------------
+ * GPU tensors (kDLCUDA). Every operation that takes host tensors takes GPU tensors too (windows
+ * excepted, for now); `in` and `out` must then be on the same device. In this version they run
+ * on page-locked host copies: the engine copies the input to the host on a stream of its own once
+ * the work the caller had queued on its stream when issuing the operation has finished (see
+ * bf_set_cuda_stream), runs the operation, copies the result back, and completes the handle once
+ * that copy has finished, so after bf_wait every stream sees the result. Gathers return results
+ * in memory of the input's device. docs/gpu.md says what each build and machine does.
+ */
+
+/* The CUDA devices this process can use: 0 when the library was built without CUDA or no device
+ * is visible. Needs no bf_init. */
+BF_API int bf_cuda_device_count(void);
+/* 1 if operations on GPU tensors go through NCCL in this build, 0 if they are staged through
+ * host memory (see above). */
+BF_API int bf_nccl_built(void);
+/* GPU tensors the calling thread passes from now on are read only after the work queued on
+ * `stream` (a cudaStream_t; NULL, the initial value: the legacy default stream) when each
+ * operation is issued. Per thread, like CUDA's current stream. Needs no bf_init; BF_OK. */
+BF_API bf_status bf_set_cuda_stream(void *stream);
+
+/* ---------------------------------------------------------------------------------------------
  * Topology: a weighted digraph on `size` ranks. Edge i->j with weight W[i][j] means "i sends to j
  * and j weighs i's value by W[i][j]"; W[i][i] is i's self weight. Topology objects are plain
  * values owned by the caller (free with bf_topology_free); they are not tied to bf_init.
@@ -304,7 +325,8 @@ BF_API bf_status bf_handle_free(bf_handle handle);
  * carries a header, so a mismatch (different operation, dtype, element count or root under one
  * name) fails with BF_ERR_MISMATCH instead of hanging or corrupting memory.
  * Dtypes: int8/16/32/64, uint8, float16, bfloat16, float32, float64 where the op makes sense;
- * reductions of 16-bit floats accumulate in float32. Devices: kDLCPU, kDLCUDAHost.
+ * reductions of 16-bit floats accumulate in float32. Devices: kDLCPU, kDLCUDAHost, kDLCUDA (see
+ * GPU tensors above).
  */
 
 /* Arguments shared by the simple operations. */

@@ -722,4 +722,13 @@ PyObject* dltensor_info(PyObject* capsule) {
 }
 %}
 
+// bf_set_cuda_stream takes a cudaStream_t, which Python holds as an integer
+// (torch.cuda.Stream.cuda_stream, cupy's Stream.ptr).
+%ignore bf_set_cuda_stream;
+%inline %{
+bf_status set_cuda_stream_address(unsigned long long stream) {
+  return bf_set_cuda_stream(reinterpret_cast<void*>(static_cast<std::uintptr_t>(stream)));
+}
+%}
+
 %include "bluefog.h"

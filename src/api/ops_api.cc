@@ -7,6 +7,7 @@
 #include "api/guard.h"
 #include "api/neighbor_plan.h"
 #include "core/enum_value.h"
+#include "device/staging.h"
 
 using namespace bluefog;
 
@@ -35,6 +36,7 @@ Status StartOp(const char* function, OpKind kind, const DLTensor* in, DLTensor* 
   }
   result->name = (name != nullptr && *name != '\0') ? std::string(name)
                                                      : (*context)->AutoName(kind);
+  BF_RETURN_IF_ERROR(StageOnHost(result.get()));
   *op = std::move(result);
   return Status::Ok();
 }

@@ -16,6 +16,13 @@ using namespace bluefog;
 
 namespace {
 
+// Windows live in host memory (the engine serves peers' one-sided requests from it).
+Status RequireHostForWindow(const TensorRef& tensor, const ArgName& where) {
+  if (tensor.device.device_type != kDLCUDA) return Status::Ok();
+  return Error(BF_ERR_UNSUPPORTED, where, " is on CUDA device ", tensor.device.device_id,
+               "; window operations take host tensors (GPU windows are not supported yet)");
+}
+
 Status FindWindow(const char* fn, const char* name, Context& context,
                   std::shared_ptr<Window>* out) {
   const int me = context.layout().rank;
@@ -103,6 +110,7 @@ Status Transfer(const char* fn, OpKind kind, DLTensor* tensor, const char* name,
   } else {
     const ArgName where{fn, "tensor", me};
     BF_RETURN_IF_ERROR(ValidateTensor(tensor, where, &op->in));
+    BF_RETURN_IF_ERROR(RequireHostForWindow(op->in, where));
     BF_RETURN_IF_ERROR(RequireSameLayout(window.tensor, op->in, where));
     if (args.has_self_weight) {
       BF_RETURN_IF_ERROR(RequireFiniteWeight(fn, "args->self_weight", args.self_weight, me));
@@ -181,6 +189,7 @@ Status Update(const char* fn, const char* name, const bf_win_update_args* given,
   if (out != nullptr) {
     const ArgName where{fn, "out", me};
     BF_RETURN_IF_ERROR(ValidateTensor(out, where, &op->out));
+    BF_RETURN_IF_ERROR(RequireHostForWindow(op->out, where));
     BF_RETURN_IF_ERROR(RequireSameLayout(window.tensor, op->out, where));
     if (SameMemory(op->out, window.tensor)) op->out = TensorRef{};  // that is in place
   }

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/backoff.h"
+#include "device/staging.h"
 #include "ops/agreement.h"
 #include "ops/execute.h"
 
@@ -101,6 +102,7 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
     }
     bool progressed = !admitted.empty();
     Admit(std::move(admitted));
+    if (!arriving_.empty() || !copying_out_.empty()) AdvanceDeviceCopies(&progressed);
 
     // Finish what needs no MPI call first: with mpi_yield_when_idle every MPI progress call may
     // give the core away, which oversubscribed ranks feel as latency.
@@ -151,6 +153,61 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
 }
 
 void Engine::Admit(std::deque<std::unique_ptr<Op>> ops) {
+  if (arriving_.empty() &&
+      std::none_of(ops.begin(), ops.end(), [](const auto& op) { return op->stage != nullptr; })) {
+    return AdmitInOrder(std::move(ops));  // host tensors only: nothing to wait for
+  }
+  for (auto& op : ops) {
+    if (op->stage) {
+      if (Status status = StartCopyIn(*op); !status.ok()) {
+        Complete(std::move(op), std::move(status));
+        continue;
+      }
+    }
+    arriving_.push_back(std::move(op));
+  }
+  bool progressed = false;
+  AdvanceDeviceCopies(&progressed);
+}
+
+void Engine::AdvanceDeviceCopies(bool* progressed) {
+  std::deque<std::unique_ptr<Op>> ready;
+  while (!arriving_.empty()) {
+    Op& front = *arriving_.front();
+    if (front.stage && front.stage->phase == DeviceStage::Phase::kCopyingIn) {
+      bool done = false;
+      Status status = PollCopy(front, &done);
+      if (status.ok() && !done) break;  // the ops behind it keep their place
+      if (!status.ok()) {
+        std::unique_ptr<Op> failed = std::move(arriving_.front());
+        arriving_.pop_front();
+        Complete(std::move(failed), std::move(status));
+        *progressed = true;
+        continue;
+      }
+    }
+    ready.push_back(std::move(arriving_.front()));
+    arriving_.pop_front();
+  }
+  if (!ready.empty()) {
+    *progressed = true;
+    AdmitInOrder(std::move(ready));
+  }
+  for (size_t i = 0; i < copying_out_.size();) {
+    bool done = false;
+    Status status = PollCopy(*copying_out_[i], &done);
+    if (status.ok() && !done) {
+      ++i;
+      continue;
+    }
+    std::unique_ptr<Op> op = std::move(copying_out_[i]);
+    copying_out_.erase(copying_out_.begin() + static_cast<std::ptrdiff_t>(i));
+    Complete(std::move(op), std::move(status));
+    *progressed = true;
+  }
+}
+
+void Engine::AdmitInOrder(std::deque<std::unique_ptr<Op>> ops) {
   Timeline* timeline = timeline_.load(std::memory_order_relaxed);
   const auto now = std::chrono::steady_clock::now();
   // Neighbor ops queued together start together, so their messages can share fused sends.
@@ -429,6 +486,17 @@ void Engine::RunReady(std::vector<std::unique_ptr<Op>> ready) {
 }
 
 void Engine::Finish(std::unique_ptr<Op> op, Status status) {
+  if (status.ok() && op->stage && op->stage->phase == DeviceStage::Phase::kRunning) {
+    status = StartCopyOut(*op);
+    if (status.ok()) {
+      copying_out_.push_back(std::move(op));
+      return;
+    }
+  }
+  Complete(std::move(op), std::move(status));
+}
+
+void Engine::Complete(std::unique_ptr<Op> op, Status status) {
   {
     std::lock_guard<std::mutex> lock(names_mutex_);
     names_in_flight_.erase(op->name);

@@ -62,13 +62,20 @@ class Engine {
   Engine() = default;
   void Run(MpiBackend::Options options, std::promise<Status>* started);
   bool has_ops() const {
-    return !active_.empty() || !awaiting_order_.empty() || !window_ops_.empty();
+    return !active_.empty() || !awaiting_order_.empty() || !window_ops_.empty() ||
+           !arriving_.empty() || !copying_out_.empty();
   }
   // Ops in flight, or windows to serve: the loop keeps polling instead of sleeping.
   bool busy() const { return has_ops() || (window_service_ && window_service_->busy()); }
 
   // Engine-thread steps.
+  // Takes newly queued ops in issue order; those with device tensors first copy their input to
+  // the host (device/staging.h), and the ops behind them wait, so issue order is kept.
   void Admit(std::deque<std::unique_ptr<Op>> ops);
+  void AdmitInOrder(std::deque<std::unique_ptr<Op>> ops);
+  // Polls the copies of staged ops: admits ops whose input has arrived, completes ops whose
+  // result has reached the device.
+  void AdvanceDeviceCopies(bool* progressed);
   void StartNeighbors(std::vector<std::unique_ptr<Op>>* ops);
   void RunOrdered(std::unique_ptr<Op> op);  // a globally ordered op whose turn has come
   // Runs the ops a negotiation round made ready (the same list on every rank), fusing allreduce
@@ -84,7 +91,9 @@ class Engine {
   // nothing is still addressed to this rank's communicator when it is freed. True if every
   // other rank's notice arrived.
   bool AnnounceDeparture();
+  // Completes `op` (an op on device tensors first copies its result back).
   void Finish(std::unique_ptr<Op> op, Status status);
+  void Complete(std::unique_ptr<Op> op, Status status);
   void WarnAboutStalls();
 
   Settings settings_;
@@ -108,6 +117,8 @@ class Engine {
   WindowRegistry windows_;
 
   // Engine thread only.
+  std::deque<std::unique_ptr<Op>> arriving_;            // issue order; the front copies in
+  std::vector<std::unique_ptr<Op>> copying_out_;        // ran; results on their way to devices
   std::vector<std::unique_ptr<Op>> active_;             // neighbor ops started, not finished
   std::vector<std::unique_ptr<Op>> window_ops_;         // window ops started, not finished
   std::unique_ptr<WindowService> window_service_;

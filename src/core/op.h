@@ -17,6 +17,7 @@
 
 namespace bluefog {
 
+struct DeviceStage;
 class FeedbackStore;
 class Topology;
 struct Window;
@@ -136,6 +137,8 @@ struct Op {
   std::string invalid_reason;
 
   std::shared_ptr<Completion> completion;
+  // Tensors on a CUDA device: the op runs on host copies (device/staging.h); null otherwise.
+  std::shared_ptr<DeviceStage> stage;
 
   // Engine bookkeeping.
   std::unique_ptr<NeighborProgress> progress;

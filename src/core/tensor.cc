@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/enum_value.h"
+#include "device/device.h"
 
 namespace bluefog {
 
@@ -13,6 +14,31 @@ namespace {
 constexpr int kMaxDims = 64;
 // Payloads are counted in bytes as int64 end to end; keep well clear of overflow.
 constexpr int64_t kMaxBytes = int64_t{1} << 46;
+
+std::string DeviceName(DLDevice device) {
+  if (device.device_type == kDLCUDA) return "CUDA device " + std::to_string(device.device_id);
+  return "host memory";
+}
+
+// A kDLCUDA tensor needs a usable device of its id, and memory on it.
+Status CheckDevice(const TensorRef& ref, const ArgName& what) {
+  DeviceRuntime& devices = Devices();
+  const int id = ref.device.device_id;
+  if (devices.device_count() == 0) {
+    return Error(BF_ERR_UNSUPPORTED, what, " is on CUDA device ", id, ", but ",
+                 devices.unavailable_reason());
+  }
+  if (id < 0 || id >= devices.device_count()) {
+    return Error(BF_ERR_INVALID_ARGUMENT, what, " is on CUDA device ", id, "; this process sees ",
+                 devices.device_count(), " device(s)");
+  }
+  if (ref.num_elements == 0) return Status::Ok();
+  if (Status owned = devices.CheckPointer(ref.data, id); !owned.ok()) {
+    return Status(owned.code(), what.str() + " " + owned.message());
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 int64_t TensorRef::row_elements() const {
@@ -50,13 +76,9 @@ Status ValidateTensor(const DLTensor* tensor, const ArgName& what, TensorRef* ou
   }
   // Read as an int: a caller (or a newer DLPack) may pass a value outside this DLPack's enum.
   const int device = EnumValue(tensor->device.device_type);
-  if (device == kDLCUDA) {
-    return Error(BF_ERR_UNSUPPORTED, what,
-                 " is on a CUDA device; this build has no GPU backend yet (host memory only)");
-  }
-  if (device != kDLCPU && device != kDLCUDAHost) {
+  if (device != kDLCPU && device != kDLCUDAHost && device != kDLCUDA) {
     return Error(BF_ERR_UNSUPPORTED, what, " is on device type ", device,
-                 "; supported: kDLCPU, kDLCUDAHost");
+                 "; supported: kDLCPU, kDLCUDAHost, kDLCUDA");
   }
   ref.device = tensor->device;
 
@@ -106,6 +128,7 @@ Status ValidateTensor(const DLTensor* tensor, const ArgName& what, TensorRef* ou
     return Error(BF_ERR_INVALID_ARGUMENT, what, " data is not aligned to its element size ",
                  element_size);
   }
+  if (device == kDLCUDA) BF_RETURN_IF_ERROR(CheckDevice(ref, what));
   *out = std::move(ref);
   return Status::Ok();
 }
@@ -114,6 +137,14 @@ Status RequireSameLayout(const TensorRef& in, const TensorRef& out, const ArgNam
   if (in.dtype != out.dtype || in.shape != out.shape) {
     return Error(BF_ERR_INVALID_ARGUMENT, what, " is ", out.Describe(), " but 'in' is ",
                  in.Describe(), "; they must have the same dtype and shape");
+  }
+  // Host memory of either kind mixes freely; GPU tensors must share their device.
+  const bool in_on_device = in.device.device_type == kDLCUDA;
+  const bool out_on_device = out.device.device_type == kDLCUDA;
+  if (in_on_device != out_on_device ||
+      (in_on_device && in.device.device_id != out.device.device_id)) {
+    return Error(BF_ERR_INVALID_ARGUMENT, what, " is on ", DeviceName(out.device),
+                 " but 'in' is on ", DeviceName(in.device), "; they must be on the same device");
   }
   return Status::Ok();
 }

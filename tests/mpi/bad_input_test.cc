@@ -454,6 +454,19 @@ void PureRows() {
   const bf_status invalid = BF_ERR_INVALID_ARGUMENT;
   cat.Value("bf_get_version", "always BF_VERSION",
             []() -> std::string { return bf_get_version() == BF_VERSION ? "" : "not BF_VERSION"; });
+  // GPU queries need no bf_init and take no arguments; the stream is only used (and a bad one
+  // reported by CUDA) when a GPU tensor is passed.
+  cat.Value("bf_cuda_device_count", "never negative", []() -> std::string {
+    return bf_cuda_device_count() >= 0 ? "" : "negative";
+  });
+  cat.Value("bf_nccl_built", "0 or 1", []() -> std::string {
+    const int built = bf_nccl_built();
+    return built == 0 || built == 1 ? "" : "returned " + std::to_string(built);
+  });
+  cat.Value("bf_set_cuda_stream", "any stream, before a GPU tensor uses it", []() -> std::string {
+    if (bf_set_cuda_stream(reinterpret_cast<void*>(0x1234)) != BF_OK) return bf_last_error();
+    return bf_set_cuda_stream(nullptr) == BF_OK ? "" : bf_last_error();
+  });
   for (int code : {-1, 11, 999, INT_MAX}) {
     cat.Value("bf_status_string", "unknown status " + std::to_string(code),
               [code]() -> std::string {

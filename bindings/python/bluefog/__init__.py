@@ -21,7 +21,7 @@ from .basics import (init, shutdown, is_initialized, size, local_size, rank, loc
                      is_topo_weighted, in_neighbor_ranks, out_neighbor_ranks, version,
                      matching_mode, set_machine_topology, load_machine_topology,
                      is_machine_topo_weighted, in_neighbor_machine_ranks,
-                     out_neighbor_machine_ranks)
+                     out_neighbor_machine_ranks, cuda_device_count, nccl_built)
 from .ops import (allreduce, allreduce_nonblocking, allreduce_, allreduce_nonblocking_,
                   broadcast, broadcast_nonblocking, broadcast_, broadcast_nonblocking_,
                   allgather, allgather_nonblocking, neighbor_allgather,

@@ -106,6 +106,10 @@ class TorchAdapter(Adapter):
         return x
 
     def export(self, x: Any, *, writable: bool = False) -> Any:
+        if x.is_cuda:
+            # The engine reads GPU tensors after the work queued so far on the stream the
+            # caller's PyTorch code runs on (bf_set_cuda_stream).
+            lib.set_cuda_stream_address(self._torch.cuda.current_stream(x.device).cuda_stream)
         # detach(): DLPack refuses tensors that require grad; the data is the same memory.
         return self._torch.utils.dlpack.to_dlpack(x.detach())
 

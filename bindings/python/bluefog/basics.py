@@ -18,7 +18,7 @@ __all__ = [
     "machine_size", "machine_rank", "is_homogeneous", "set_topology", "load_topology",
     "is_topo_weighted", "in_neighbor_ranks", "out_neighbor_ranks", "version", "matching_mode",
     "set_machine_topology", "load_machine_topology", "is_machine_topo_weighted",
-    "in_neighbor_machine_ranks", "out_neighbor_machine_ranks",
+    "in_neighbor_machine_ranks", "out_neighbor_machine_ranks", "cuda_device_count", "nccl_built",
 ]
 
 logger = logging.getLogger("bluefog")
@@ -294,3 +294,15 @@ def in_neighbor_machine_ranks() -> List[int]:
 def out_neighbor_machine_ranks() -> List[int]:
     """Machines this machine sends to in the machine topology, ascending."""
     return list(_machine_topology.out_neighbors) if _machine_topology is not None else []
+
+
+def cuda_device_count() -> int:
+    """The CUDA devices the engine can use for GPU tensors: 0 when the library was built without
+    CUDA or no GPU is visible. Needs no ``init``."""
+    return int(lib.bf_cuda_device_count())
+
+
+def nccl_built() -> bool:
+    """Whether GPU tensors go through NCCL in this build (False: they are staged through host
+    memory; see docs/gpu.md)."""
+    return bool(lib.bf_nccl_built())

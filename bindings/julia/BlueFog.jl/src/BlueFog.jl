@@ -31,7 +31,7 @@ include("windows.jl")
 
 export BlueFogError, Context, Topology, Handle
 export world_size, local_rank, local_size, machine_rank, machine_size, is_homogeneous,
-       matching_mode
+       matching_mode, cuda_device_count, nccl_built, set_cuda_stream
 export ExponentialGraph, ExponentialTwoGraph, SymmetricExponentialGraph, RingGraph, StarGraph,
        MeshGrid2DGraph, FullyConnectedGraph
 export nranks, weight, in_neighbors, out_neighbors, spectral_gap

@@ -188,6 +188,11 @@ bf_machine_rank() = ccall((:bf_machine_rank, libbluefog), Cint, ())
 bf_machine_size() = ccall((:bf_machine_size, libbluefog), Cint, ())
 bf_is_homogeneous() = ccall((:bf_is_homogeneous, libbluefog), Cint, ())
 
+bf_cuda_device_count() = ccall((:bf_cuda_device_count, libbluefog), Cint, ())
+bf_nccl_built() = ccall((:bf_nccl_built, libbluefog), Cint, ())
+bf_set_cuda_stream(stream) =
+    ccall((:bf_set_cuda_stream, libbluefog), bf_status, (Ptr{Cvoid},), stream)
+
 bf_topology_exponential(size, base, out_) =
     ccall((:bf_topology_exponential, libbluefog), bf_status,
           (Cint, Cint, Ptr{Ptr{bf_topology}}), size, base, out_)

@@ -97,6 +97,14 @@ machine_size() = Int(L.bf_machine_size())
 """True if every machine has the same local size and contiguous ranks."""
 is_homogeneous() = L.bf_is_homogeneous() == 1
 
+"""CUDA devices the engine can use for GPU tensors (0: built without CUDA, or no GPU visible)."""
+cuda_device_count() = Int(L.bf_cuda_device_count())
+"""Whether GPU tensors go through NCCL in this build (false: staged through host memory)."""
+nccl_built() = L.bf_nccl_built() == 1
+"""GPU tensors the calling thread passes from now on are read after the work queued on `stream` (a
+`CUstream` pointer, e.g. `CUDA.stream().handle`; `C_NULL`: the legacy default stream)."""
+set_cuda_stream(stream::Ptr{Cvoid}) = check(L.bf_set_cuda_stream(stream))
+
 """The matching mode in effect: `:ordered` or `:named` (`:uninitialized` before `init`)."""
 function matching_mode()
     mode = L.bf_matching_mode_in_effect()

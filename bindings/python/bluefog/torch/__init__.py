@@ -76,8 +76,9 @@ def set_machine_topology(topology: Optional[nx.DiGraph], is_weighted: bool = Fal
 
 
 def nccl_built() -> bool:
-    """False: BlueFog-C has no NCCL backend yet (GPU memory is not served)."""
-    return False
+    """Whether GPU tensors go through NCCL in this build. When False, CUDA tensors still work:
+    the engine stages them through page-locked host memory (docs/gpu.md)."""
+    return _basics.nccl_built()
 
 
 def get_skip_negotiate_stage() -> bool:

@@ -469,6 +469,10 @@ extern "C" {
     pub fn bf_machine_size() -> c_int;
     pub fn bf_is_homogeneous() -> c_int;
 
+    pub fn bf_cuda_device_count() -> c_int;
+    pub fn bf_nccl_built() -> c_int;
+    pub fn bf_set_cuda_stream(stream: *mut c_void) -> bf_status;
+
     pub fn bf_topology_exponential(
         size: c_int,
         base: c_int,

@@ -62,3 +62,16 @@ pub fn is_initialized() -> bool {
     // SAFETY: a plain query.
     unsafe { sys::bf_initialized() == 1 }
 }
+
+/// The CUDA devices the engine can use for GPU tensors: 0 when the library was built without
+/// CUDA or no GPU is visible. Needs no initialization.
+pub fn cuda_device_count() -> usize {
+    // SAFETY: a plain query.
+    usize::try_from(unsafe { sys::bf_cuda_device_count() }).unwrap_or(0)
+}
+
+/// Whether GPU tensors go through NCCL in this build (false: they are staged through host memory).
+pub fn nccl_built() -> bool {
+    // SAFETY: a plain query.
+    unsafe { sys::bf_nccl_built() == 1 }
+}

@@ -1,0 +1,21 @@
+// SPDX-License-Identifier: Apache-2.0
+// extern "C" entry points for GPU tensors: device queries and the caller's stream.
+#include "api/guard.h"
+#include "device/device.h"
+
+using namespace bluefog;
+
+extern "C" {
+
+BF_API int bf_cuda_device_count(void) { return Devices().device_count(); }
+
+BF_API int bf_nccl_built(void) { return 0; }
+
+BF_API bf_status bf_set_cuda_stream(void* stream) {
+  return Guarded([&] {
+    SetCallerStream(stream);
+    return Status::Ok();
+  });
+}
+
+}  // extern "C"

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: Apache-2.0
+// DeviceRuntime over the CUDA runtime API (libcudart only: linking the driver library directly
+// would make the process fail to start on machines without a GPU driver).
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <bit>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "device/device.h"
+
+namespace bluefog {
+
+namespace {
+
+Status CudaError(const char* call, cudaError_t error) {
+  (void)cudaGetLastError();  // clear it, so it does not resurface from an unrelated call
+  return Error(BF_ERR_BACKEND, call, " failed: ", cudaGetErrorString(error), " (",
+               static_cast<int>(error), ")");
+}
+
+#define BF_CUDA_RETURN_IF_ERROR(call)                          \
+  do {                                                         \
+    const cudaError_t bf_cuda_error_ = (call);                 \
+    if (bf_cuda_error_ != cudaSuccess) {                       \
+      return CudaError(#call, bf_cuda_error_);                 \
+    }                                                          \
+  } while (0)
+
+// Makes `device` current for the scope, restoring the caller's device after (the caller's thread
+// must not find its current device changed by a BlueFog call).
+class DeviceScope {
+ public:
+  explicit DeviceScope(int device) {
+    if (cudaGetDevice(&previous_) != cudaSuccess) previous_ = -1;
+    status_ = previous_ == device ? cudaSuccess : cudaSetDevice(device);
+  }
+  ~DeviceScope() {
+    if (previous_ >= 0) (void)cudaSetDevice(previous_);
+  }
+  cudaError_t status() const { return status_; }
+
+ private:
+  int previous_ = -1;
+  cudaError_t status_ = cudaSuccess;
+};
+
+class CudaRuntime final : public DeviceRuntime {
+ public:
+  CudaRuntime() {
+    int version = 0;
+    if (cudaRuntimeGetVersion(&version) == cudaSuccess) {
+      name_ = "CUDA " + std::to_string(version / 1000) + "." + std::to_string(version % 1000 / 10);
+    }
+    const cudaError_t counted = cudaGetDeviceCount(&devices_);
+    if (counted != cudaSuccess) {
+      (void)cudaGetLastError();
+      devices_ = 0;
+      reason_ = std::string("no usable CUDA device: cudaGetDeviceCount failed: ") +
+                cudaGetErrorString(counted);
+    } else if (devices_ == 0) {
+      reason_ = "no CUDA device is visible to this process (check CUDA_VISIBLE_DEVICES)";
+    }
+    streams_.resize(static_cast<size_t>(devices_), nullptr);
+  }
+
+  std::string name() const override { return name_; }
+  int device_count() const override { return devices_; }
+  std::string unavailable_reason() const override { return reason_; }
+
+  Status CheckPointer(const void* pointer, int device) const override {
+    cudaPointerAttributes attributes{};
+    const cudaError_t error = cudaPointerGetAttributes(&attributes, pointer);
+    if (error != cudaSuccess) return CudaError("cudaPointerGetAttributes", error);
+    if (attributes.type != cudaMemoryTypeDevice && attributes.type != cudaMemoryTypeManaged) {
+      return Error(BF_ERR_INVALID_ARGUMENT, "points to host memory, not to memory of CUDA device ",
+                   device, " (the DLPack device says kDLCUDA)");
+    }
+    if (attributes.device != device) {
+      return Error(BF_ERR_INVALID_ARGUMENT, "points to memory of CUDA device ", attributes.device,
+                   ", but its DLPack device id is ", device);
+    }
+    return Status::Ok();
+  }
+
+  // Page-locked allocations cost far more than the copies they serve (cudaHostAlloc maps and
+  // pins pages), so freed blocks are kept by power-of-two size class and reused, up to
+  // kMaxCachedHostBytes in all.
+  Status AllocateHost(size_t bytes, void** out) override {
+    const size_t rounded = std::bit_ceil(std::max<size_t>(bytes, 4096));
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      auto cached = free_host_.find(rounded);
+      if (cached != free_host_.end()) {
+        *out = cached->second;
+        free_host_.erase(cached);
+        cached_host_bytes_ -= rounded;
+        host_sizes_[*out] = rounded;
+        return Status::Ok();
+      }
+    }
+    BF_CUDA_RETURN_IF_ERROR(cudaHostAlloc(out, rounded, cudaHostAllocPortable));
+    std::lock_guard<std::mutex> lock(mutex_);
+    host_sizes_[*out] = rounded;
+    return Status::Ok();
+  }
+  void FreeHost(void* pointer) override {
+    if (pointer == nullptr) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto size = host_sizes_.find(pointer);
+    if (size == host_sizes_.end()) return;  // not ours
+    const size_t rounded = size->second;
+    host_sizes_.erase(size);
+    if (cached_host_bytes_ + rounded > kMaxCachedHostBytes) {
+      (void)cudaFreeHost(pointer);
+      return;
+    }
+    free_host_.emplace(rounded, pointer);
+    cached_host_bytes_ += rounded;
+  }
+
+  Status AllocateDevice(int device, size_t bytes, void** out) override {
+    DeviceScope scope(device);
+    BF_CUDA_RETURN_IF_ERROR(scope.status());
+    BF_CUDA_RETURN_IF_ERROR(cudaMalloc(out, bytes == 0 ? 1 : bytes));
+    return Status::Ok();
+  }
+  void FreeDevice(int device, void* pointer) override {
+    DeviceScope scope(device);
+    (void)cudaFree(pointer);
+  }
+
+  Status Record(int device, DeviceStream stream, DeviceEvent* out) override {
+    DeviceScope scope(device);
+    BF_CUDA_RETURN_IF_ERROR(scope.status());
+    cudaEvent_t event = nullptr;
+    BF_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+    const cudaError_t recorded = cudaEventRecord(event, static_cast<cudaStream_t>(stream));
+    if (recorded != cudaSuccess) {
+      (void)cudaEventDestroy(event);
+      return CudaError("cudaEventRecord (on the caller's stream)", recorded);
+    }
+    *out = event;
+    return Status::Ok();
+  }
+
+  Status CopyAsync(int device, DeviceEvent after, void* destination, const void* source,
+                   size_t bytes, DeviceEvent* done) override {
+    DeviceScope scope(device);
+    BF_CUDA_RETURN_IF_ERROR(scope.status());
+    cudaStream_t stream = nullptr;
+    BF_RETURN_IF_ERROR(EngineStream(device, &stream));
+    if (after != nullptr) {
+      BF_CUDA_RETURN_IF_ERROR(cudaStreamWaitEvent(stream, static_cast<cudaEvent_t>(after), 0));
+    }
+    if (bytes > 0) {
+      BF_CUDA_RETURN_IF_ERROR(
+          cudaMemcpyAsync(destination, source, bytes, cudaMemcpyDefault, stream));
+    }
+    cudaEvent_t event = nullptr;
+    BF_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+    const cudaError_t recorded = cudaEventRecord(event, stream);
+    if (recorded != cudaSuccess) {
+      (void)cudaEventDestroy(event);
+      return CudaError("cudaEventRecord", recorded);
+    }
+    *done = event;
+    return Status::Ok();
+  }
+
+  Status Query(DeviceEvent event, bool* done) override {
+    const cudaError_t state = cudaEventQuery(static_cast<cudaEvent_t>(event));
+    if (state == cudaErrorNotReady) {
+      (void)cudaGetLastError();
+      *done = false;
+      return Status::Ok();
+    }
+    if (state != cudaSuccess) return CudaError("cudaEventQuery", state);
+    *done = true;
+    return Status::Ok();
+  }
+  void Release(DeviceEvent event) override {
+    if (event != nullptr) (void)cudaEventDestroy(static_cast<cudaEvent_t>(event));
+  }
+
+ private:
+  // The stream the engine copies on, one per device, created on first use (non-blocking: it
+  // does not serialize with the legacy default stream; ordering comes from events).
+  Status EngineStream(int device, cudaStream_t* out) {
+    if (device < 0 || device >= devices_) {
+      return Error(BF_ERR_INVALID_ARGUMENT, "no CUDA device ", device);
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
+    cudaStream_t& stream = streams_[static_cast<size_t>(device)];
+    if (stream == nullptr) {
+      BF_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    }
+    *out = stream;
+    return Status::Ok();
+  }
+
+  static constexpr size_t kMaxCachedHostBytes = size_t{1} << 30;
+
+  std::string name_ = "CUDA";
+  int devices_ = 0;
+  std::string reason_;
+  std::mutex mutex_;
+  std::vector<cudaStream_t> streams_;  // never destroyed: the runtime lives until exit
+  std::unordered_map<void*, size_t> host_sizes_;   // page-locked blocks in use: size class
+  std::unordered_multimap<size_t, void*> free_host_;  // size class -> cached block
+  size_t cached_host_bytes_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<DeviceRuntime> NewCudaRuntime() { return std::make_unique<CudaRuntime>(); }
+
+}  // namespace bluefog

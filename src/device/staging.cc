@@ -1,0 +1,140 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "device/staging.h"
+
+#include <vector>
+
+#include "core/dtype.h"
+
+namespace bluefog {
+
+namespace {
+
+bool OnDevice(const TensorRef& tensor) { return tensor.device.device_type == kDLCUDA; }
+
+// A gather's result in device memory, freed through the runtime by the DLPack deleter.
+struct DeviceResult {
+  DLManagedTensor managed{};
+  std::vector<int64_t> shape;
+  int device = 0;
+  void* data = nullptr;
+  ~DeviceResult() { Devices().FreeDevice(device, data); }
+};
+
+void DeleteDeviceResult(DLManagedTensor* self) {
+  delete static_cast<DeviceResult*>(self->manager_ctx);
+}
+
+// The host result's shape and dtype around `data` on `device`; takes ownership of `data`.
+DLManagedTensor* WrapDeviceResult(const DLTensor& host, int device, void* data) {
+  auto result = std::make_unique<DeviceResult>();
+  result->shape.assign(host.shape, host.shape + host.ndim);
+  result->device = device;
+  result->data = data;
+  DLTensor& tensor = result->managed.dl_tensor;
+  tensor = host;
+  tensor.data = data;
+  tensor.device = {kDLCUDA, device};
+  tensor.shape = result->shape.data();
+  tensor.strides = nullptr;
+  tensor.byte_offset = 0;
+  result->managed.manager_ctx = result.get();
+  result->managed.deleter = DeleteDeviceResult;
+  return &result.release()->managed;
+}
+
+size_t ByteSize(const DLTensor& tensor) {
+  size_t bytes = (tensor.dtype.bits * tensor.dtype.lanes + 7u) / 8u;
+  for (int d = 0; d < tensor.ndim; ++d) bytes *= static_cast<size_t>(tensor.shape[d]);
+  return bytes;
+}
+
+}  // namespace
+
+DeviceStage::~DeviceStage() {
+  DeviceRuntime& devices = Devices();
+  devices.Release(issued);
+  devices.Release(copied);
+  if (host_out != host_in) devices.FreeHost(host_out);
+  devices.FreeHost(host_in);
+  if (device_result != nullptr) devices.FreeDevice(device, device_result);
+  if (host_result != nullptr && host_result->deleter != nullptr) host_result->deleter(host_result);
+}
+
+Status StageOnHost(Op* op) {
+  const bool in_on_device = OnDevice(op->in), out_on_device = OnDevice(op->out);
+  if (!in_on_device && !out_on_device) return Status::Ok();
+  DeviceRuntime& devices = Devices();
+  auto stage = std::make_shared<DeviceStage>();
+  stage->device = in_on_device ? op->in.device.device_id : op->out.device.device_id;
+  if (in_on_device) {
+    stage->device_in = op->in;
+    BF_RETURN_IF_ERROR(devices.AllocateHost(op->in.num_bytes(), &stage->host_in));
+    op->in.data = stage->host_in;
+    op->in.device = {kDLCPU, 0};
+  }
+  if (out_on_device) {
+    stage->device_out = op->out;
+    if (in_on_device && SameMemory(stage->device_in, stage->device_out)) {
+      stage->host_out = stage->host_in;  // in place stays in place
+    } else {
+      BF_RETURN_IF_ERROR(devices.AllocateHost(op->out.num_bytes(), &stage->host_out));
+    }
+    op->out.data = stage->host_out;
+    op->out.device = {kDLCPU, 0};
+  }
+  BF_RETURN_IF_ERROR(devices.Record(stage->device, CallerStream(), &stage->issued));
+  op->stage = std::move(stage);
+  return Status::Ok();
+}
+
+Status StartCopyIn(Op& op) {
+  DeviceStage& stage = *op.stage;
+  stage.phase = DeviceStage::Phase::kCopyingIn;
+  // Without a device input (an output-only device tensor), the copy is empty but still ordered
+  // behind the caller's stream, so the op never overwrites memory the caller's work still reads.
+  const size_t bytes = stage.device_in.data != nullptr ? stage.device_in.num_bytes() : 0;
+  return Devices().CopyAsync(stage.device, stage.issued, stage.host_in, stage.device_in.data,
+                             bytes, &stage.copied);
+}
+
+Status StartCopyOut(Op& op) {
+  DeviceStage& stage = *op.stage;
+  DeviceRuntime& devices = Devices();
+  devices.Release(stage.copied);
+  stage.copied = nullptr;
+  stage.phase = DeviceStage::Phase::kCopyingOut;
+  if (op.managed_out != nullptr && *op.managed_out != nullptr) {
+    // A gather: the engine's result is in host memory; give the caller a device copy.
+    stage.host_result = *op.managed_out;
+    *op.managed_out = nullptr;
+    const DLTensor& host = stage.host_result->dl_tensor;
+    const size_t bytes = ByteSize(host);
+    BF_RETURN_IF_ERROR(devices.AllocateDevice(stage.device, bytes, &stage.device_result));
+    return devices.CopyAsync(stage.device, nullptr, stage.device_result, host.data, bytes,
+                             &stage.copied);
+  }
+  const size_t bytes = stage.device_out.data != nullptr ? stage.device_out.num_bytes() : 0;
+  return devices.CopyAsync(stage.device, nullptr, stage.device_out.data, stage.host_out, bytes,
+                           &stage.copied);
+}
+
+Status PollCopy(Op& op, bool* done) {
+  DeviceStage& stage = *op.stage;
+  BF_RETURN_IF_ERROR(Devices().Query(stage.copied, done));
+  if (!*done) return Status::Ok();
+  if (stage.phase == DeviceStage::Phase::kCopyingIn) {
+    stage.phase = DeviceStage::Phase::kRunning;
+    return Status::Ok();
+  }
+  stage.phase = DeviceStage::Phase::kDone;
+  if (stage.host_result != nullptr) {
+    *op.managed_out =
+        WrapDeviceResult(stage.host_result->dl_tensor, stage.device, stage.device_result);
+    stage.device_result = nullptr;  // the caller's now
+    stage.host_result->deleter(stage.host_result);
+    stage.host_result = nullptr;
+  }
+  return Status::Ok();
+}
+
+}  // namespace bluefog
