@@ -46,6 +46,7 @@ void DeviceFree(void* pointer) {
   std::free(pointer);
 }
 void Copy(void* destination, const void* source, size_t bytes) {
+  if (bytes == 0) return;  // (an empty std::vector's data() may be null)
 #if BF_TEST_WITH_CUDA
   if (!Emulated()) {
     ASSERT_EQ(cudaMemcpy(destination, source, bytes, cudaMemcpyDefault), cudaSuccess);
