@@ -140,7 +140,9 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
     if (progressed || moved) {
       backoff.Progressed();
     } else if (busy()) {
-      backoff.Pause(/*waiting_for_peer=*/!backend_->transferring());
+      // A device copy in flight finishes on its own, soon: keep polling it like a transfer.
+      const bool copying = !arriving_.empty() || !copying_out_.empty();
+      backoff.Pause(/*waiting_for_peer=*/!backend_->transferring() && !copying);
     }
   }
   round_.reset();
@@ -171,6 +173,10 @@ void Engine::Admit(std::deque<std::unique_ptr<Op>> ops) {
 }
 
 void Engine::AdvanceDeviceCopies(bool* progressed) {
+  Timeline* timeline = timeline_.load(std::memory_order_relaxed);
+  auto span = [&](const Op& op, const char* phase) {
+    if (timeline) timeline->Span(op.name, phase, op.stage->copy_started, Timeline::Clock::now());
+  };
   std::deque<std::unique_ptr<Op>> ready;
   while (!arriving_.empty()) {
     Op& front = *arriving_.front();
@@ -178,6 +184,7 @@ void Engine::AdvanceDeviceCopies(bool* progressed) {
       bool done = false;
       Status status = PollCopy(front, &done);
       if (status.ok() && !done) break;  // the ops behind it keep their place
+      span(front, "COPY_TO_HOST");
       if (!status.ok()) {
         std::unique_ptr<Op> failed = std::move(arriving_.front());
         arriving_.pop_front();
@@ -202,6 +209,7 @@ void Engine::AdvanceDeviceCopies(bool* progressed) {
     }
     std::unique_ptr<Op> op = std::move(copying_out_[i]);
     copying_out_.erase(copying_out_.begin() + static_cast<std::ptrdiff_t>(i));
+    span(*op, "COPY_TO_DEVICE");
     Complete(std::move(op), std::move(status));
     *progressed = true;
   }

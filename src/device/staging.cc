@@ -90,6 +90,7 @@ Status StageOnHost(Op* op) {
 Status StartCopyIn(Op& op) {
   DeviceStage& stage = *op.stage;
   stage.phase = DeviceStage::Phase::kCopyingIn;
+  stage.copy_started = std::chrono::steady_clock::now();
   // Without a device input (an output-only device tensor), the copy is empty but still ordered
   // behind the caller's stream, so the op never overwrites memory the caller's work still reads.
   const size_t bytes = stage.device_in.data != nullptr ? stage.device_in.num_bytes() : 0;
@@ -103,6 +104,7 @@ Status StartCopyOut(Op& op) {
   devices.Release(stage.copied);
   stage.copied = nullptr;
   stage.phase = DeviceStage::Phase::kCopyingOut;
+  stage.copy_started = std::chrono::steady_clock::now();
   if (op.managed_out != nullptr && *op.managed_out != nullptr) {
     // A gather: the engine's result is in host memory; give the caller a device copy.
     stage.host_result = *op.managed_out;

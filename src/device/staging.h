@@ -7,6 +7,7 @@
 // events and never blocks on them.
 #pragma once
 
+#include <chrono>
 #include <memory>
 
 #include "core/op.h"
@@ -30,6 +31,7 @@ struct DeviceStage {
   void* host_out = nullptr;  // may equal host_in (in-place ops)
   DeviceEvent issued = nullptr;  // the caller's stream when the op was issued
   DeviceEvent copied = nullptr;  // the copy in flight (in, then out)
+  std::chrono::steady_clock::time_point copy_started;  // for the timeline
   // Gathers: the engine's host result, and the device memory it is being copied to.
   DLManagedTensor* host_result = nullptr;
   void* device_result = nullptr;
