@@ -34,6 +34,18 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     --suite unit --suite capi --suite mpi --suite examples \
   || failed_steps=$((failed_steps + 1))
 
+echo "== without CUDA (-Dcuda=disabled): the library, the C API checks, GPU tensors refused"
+nocuda() {
+  if [ ! -f build-nocuda/build.ninja ]; then
+    meson setup build-nocuda -Dcuda=disabled -Dbench=false || return 1
+  fi
+  # Only what these tests need: the rest was built and tested above with CUDA.
+  meson compile -C build-nocuda -j "$jobs" bluefog header_c99 bad_input_test device_test || return 1
+  meson test -C build-nocuda --no-rebuild --print-errorlogs capi/header_c99_lifecycle \
+    capi/exported_symbols mpi/bad_input_test-np1 mpi/device_test-np2-emulated
+}
+nocuda || failed_steps=$((failed_steps + 1))
+
 echo "== ThreadSanitizer suite"
 bash scripts/tsan.sh || failed_steps=$((failed_steps + 1))
 
@@ -41,6 +53,7 @@ echo "== libFuzzer harnesses (corpus replay, then a fixed-seed run of each)"
 bash scripts/fuzz.sh || failed_steps=$((failed_steps + 1))
 
 /usr/bin/python3 scripts/summarize_tests.py build/meson-logs/testlog.json \
-  build-asan/meson-logs/testlog.json build-tsan/meson-logs/testlog.json \
+  build-asan/meson-logs/testlog.json build-nocuda/meson-logs/testlog.json \
+  build-tsan/meson-logs/testlog.json \
   build-fuzz/meson-logs/testlog.json \
   --failed-steps "$failed_steps"
