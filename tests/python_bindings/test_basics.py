@@ -385,3 +385,16 @@ def test_extension_borrows_capsules_and_fills_slots():
         lib.bf_allreduce([1.0], out, None)
     with pytest.raises(ValueError, match="src_weights has 1 entries but src_ranks has 0"):
         lib.bf_neighbor_allreduce(x, out, {"src_weights": [1.0]})
+
+
+def test_gpu_queries_match_the_engine():
+    # Python reports exactly what the C API does; without a GPU here, no devices (suite 'gpu'
+    # covers machines with one).
+    assert bf.cuda_device_count() == _native.lib.bf_cuda_device_count() >= 0
+    assert bf.nccl_built() is False
+    # The stream crosses as an integer (torch.cuda.Stream.cuda_stream); it is only used, and a bad
+    # one reported, when a GPU tensor is passed. (A failed bf_status would raise.)
+    assert _native.lib.set_cuda_stream_address(0x1234) is None
+    assert _native.lib.set_cuda_stream_address(0) is None
+    with pytest.raises(OverflowError):
+        _native.lib.set_cuda_stream_address(-1)
