@@ -3,19 +3,20 @@
 // the run-time switch of the matching mode. (The window lock lives with the windows.)
 #include "api/api_util.h"
 #include "api/guard.h"
+#include "core/enum_value.h"
 
 using namespace bluefog;
 
 namespace {
 
-Status SetMatchingMode(bf_matching_mode mode) {
+Status SetMatchingMode(int mode) {
   constexpr const char* fn = "bf_set_matching_mode";
   std::shared_ptr<Context> context;
   BF_RETURN_IF_ERROR(RequireContext(&context));
   const int me = context->layout().rank;
   if (mode != BF_MATCHING_ORDERED && mode != BF_MATCHING_NAMED) {
     return Error(BF_ERR_INVALID_ARGUMENT, ArgWhere(fn, "mode", me), " is ",
-                 static_cast<int>(mode), "; pass BF_MATCHING_ORDERED or BF_MATCHING_NAMED");
+                 mode, "; pass BF_MATCHING_ORDERED or BF_MATCHING_NAMED");
   }
   // Ops of this rank still in flight were matched under the current mode; the switch waits for
   // none of them (a blocking wait here could hang on a peer that is itself switching).
@@ -26,7 +27,7 @@ Status SetMatchingMode(bf_matching_mode mode) {
   auto op = std::make_unique<Op>();
   op->kind = OpKind::kSetMatchingMode;
   op->name = context->AutoName(OpKind::kSetMatchingMode);
-  op->matching_mode = mode;
+  op->matching_mode = static_cast<bf_matching_mode>(mode);
   return RunBlocking(*context, std::move(op));
 }
 
@@ -71,7 +72,9 @@ BF_API int bf_suspended(void) {
 }
 
 BF_API bf_status bf_set_matching_mode(bf_matching_mode mode) {
-  return Guarded([&] { return SetMatchingMode(mode); });
+  // Any int may arrive in the enum: read it as one (core/enum_value.h).
+  const int raw = EnumValue(mode);
+  return Guarded([&] { return SetMatchingMode(raw); });
 }
 
 }  // extern "C"
