@@ -603,7 +603,8 @@ BF_API int bf_unified_mpi_window_model_supported(void);
  * tensor and buffers undisturbed. This rank's own window operations, mutex requests and
  * bf_win_update are not held back. Local, not collective; any thread may unlock. bf_win_free
  * unlocks the window first (a peer whose put is held may be waiting in its own bf_win_free), so
- * the held requests are served before the window goes.
+ * the held requests are served before the window goes. While holding the lock, do not wait for
+ * anything a peer whose request is held must do first (a collective it joins after its put).
  * Returns BF_OK; BF_ERR_NOT_INITIALIZED; BF_ERR_INVALID_ARGUMENT for a NULL or unknown name or a
  * window already locked. */
 BF_API bf_status bf_win_lock(const char *name);

@@ -249,6 +249,66 @@ TEST(WinLock, FreeWhileLockedDoesNotHang) {
   }
 }
 
+// Peers put large tensors (several chunks under BLUEFOG_MAX_WIN_SENT_LENGTH) in a loop while
+// rank 0 locks and unlocks: inside the lock every buffer holds one whole put, never the start of
+// one and the end of another, and no put is lost or stuck (every blocking put returns). (Chunks
+// of one put usually arrive in one engine pass, so this is a consistency check more than a
+// reliable detector of a lock that returned with a write under way.)
+TEST(WinLock, NeverSeesAHalfAppliedPut) {
+  FullyConnected topology;
+  const int me = Rank();
+  constexpr int64_t kBig = 4096;
+  constexpr int kPuts = 300;
+  HostTensor x({kDLFloat, 64, 1}, {kBig});
+  ASSERT_BF_OK(bf_win_create(x.get(), "ctl.torn", 1));
+  ASSERT_BF_OK(bf_barrier());
+  if (me == 0) {
+    // An MPI barrier, not bf_barrier_async: in ordered mode that would run on the engine thread
+    // until the others join, and this rank's updates inside the lock would queue behind it while
+    // the others wait for their held puts.
+    MPI_Request others_done = MPI_REQUEST_NULL;
+    MPI_Ibarrier(MPI_COMM_WORLD, &others_done);
+    HostTensor out({kDLFloat, 64, 1}, {kBig});
+    int done = 0, checks = 0;
+    std::string torn;  // found inside the lock, reported after unlocking
+    while (!done) {
+      ASSERT_BF_OK(bf_win_lock("ctl.torn"));
+      for (int peer = 1; peer < Size() && torn.empty(); ++peer) {
+        bf_win_update_args args{};
+        args.struct_size = sizeof(args);
+        args.has_weights = 1;
+        args.count = 1;
+        args.ranks = &peer;
+        if (bf_win_update("ctl.torn", &args, out.get()) != BF_OK) torn = bf_last_error();
+        for (int64_t i = 1; i < kBig && torn.empty(); ++i) {
+          if (out.Get(i) != out.Get(0)) {
+            torn = "rank " + std::to_string(peer) + "'s buffer is torn at " + std::to_string(i);
+          }
+        }
+      }
+      ++checks;
+      ASSERT_BF_OK(bf_win_unlock("ctl.torn"));
+      EXPECT_EQ(torn, "");
+      Sleep(1);
+      MPI_Test(&others_done, &done, MPI_STATUS_IGNORE);
+    }
+    EXPECT_GT(checks, 0);
+    RecordProperty("lock_checks", checks);
+  } else {
+    HostTensor sent({kDLFloat, 64, 1}, {kBig});
+    const int owner = 0;
+    bf_win_op_args args = ToRank(&owner);
+    for (int k = 1; k <= kPuts; ++k) {
+      for (int64_t i = 0; i < kBig; ++i) sent.Set(i, 1000.0 * k + me);
+      ASSERT_BF_OK(bf_win_put(sent.get(), "ctl.torn", &args));
+    }
+    MPI_Request others_done = MPI_REQUEST_NULL;  // matches rank 0's (nonblocking) barrier
+    MPI_Ibarrier(MPI_COMM_WORLD, &others_done);
+    MPI_Wait(&others_done, MPI_STATUS_IGNORE);
+  }
+  EXPECT_BF_OK(bf_win_free("ctl.torn"));
+}
+
 // ----- Suspend / resume -----------------------------------------------------------------------
 
 double ProcessCpuSeconds() {
