@@ -303,7 +303,9 @@ Status Engine::SwitchMatchingMode(const Op& op) {
 
 void Engine::SleepWhileSuspended(bool progressed_last_pass) {
   // Queued ops run to completion first, and a pass that moved something gets a next one.
-  if (progressed_last_pass || has_ops()) return;
+  if (!suspended_hint_.load(std::memory_order_acquire) || progressed_last_pass || has_ops()) {
+    return;
+  }
   std::unique_lock<std::mutex> lock(queue_mutex_);
   auto awake = [this] { return !suspended_ || stopping_ || !queue_.empty(); };
   if (awake()) return;
@@ -321,12 +323,14 @@ void Engine::SleepWhileSuspended(bool progressed_last_pass) {
 void Engine::Suspend() {
   std::lock_guard<std::mutex> lock(queue_mutex_);
   suspended_ = true;
+  suspended_hint_.store(true, std::memory_order_release);
 }
 
 void Engine::Resume() {
   {
     std::lock_guard<std::mutex> lock(queue_mutex_);
     suspended_ = false;
+    suspended_hint_.store(false, std::memory_order_release);
   }
   queue_cv_.notify_one();
 }

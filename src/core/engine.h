@@ -112,6 +112,7 @@ class Engine {
   std::deque<std::unique_ptr<Op>> queue_;
   bool stopping_ = false;
   bool suspended_ = false;        // guarded by queue_mutex_
+  std::atomic<bool> suspended_hint_{false};  // lock-free view of suspended_ for the loop
   bool engine_sleeping_ = false;  // guarded by queue_mutex_: Enqueue must notify
   std::atomic<int> queued_{0};    // lock-free view of queue_.size() for the spin phase
   std::atomic<int> in_flight_{0};
