@@ -62,7 +62,8 @@ typedef enum bf_status {
   BF_ERR_SHUTDOWN = 7,         /* the engine shut down before the operation could run */
   BF_ERR_IN_PROGRESS = 8,      /* the object is still in use by an operation in flight */
   BF_ERR_OUT_OF_MEMORY = 9,
-  BF_ERR_INTERNAL = 10 /* a bug in BlueFog-C; please report it with bf_last_error() */
+  BF_ERR_INTERNAL = 10, /* a bug in BlueFog-C; please report it with bf_last_error() */
+  BF_ERR_SUSPENDED = 11 /* the engine is suspended (bf_suspend); nothing was queued */
 } bf_status;
 
 /* A short constant English name for a status ("BF_ERR_MISMATCH"). Never NULL. */
@@ -597,6 +598,71 @@ BF_API bf_status bf_get_win_associated_p(int *enabled);
 BF_API bf_status bf_timeline_start_activity(const char *name, const char *activity);
 /* Ends the innermost activity this thread began under `name` (copied). Statuses as above. */
 BF_API bf_status bf_timeline_end_activity(const char *name);
+
+/* ---------------------------------------------------------------------------------------------
+ * Engine controls: queries about the transport, a window lock against peers' one-sided access,
+ * pausing the engine, and switching the matching mode while running (docs/engine-controls.md).
+ */
+
+/* 1 if MPI runs at MPI_THREAD_MULTIPLE (MPI_Query_thread at bf_init), so the application's other
+ * threads may call MPI (mpi4py, ...) alongside the engine; 0 if it provides less (BlueFog then
+ * needs MPI_THREAD_SERIALIZED and calls MPI only from its engine thread); -1 if not initialized.
+ * Local; any thread. */
+BF_API int bf_mpi_threads_supported(void);
+
+/* 1 after bf_init, -1 if not initialized. BlueFog-C windows are not MPI windows: a peer's put or
+ * accumulate is written by this rank's engine thread straight into the one copy of the window
+ * memory that bf_win_update reads, and a get reads the tensor itself, so there is no separate
+ * public copy to synchronize: the memory model is unified in MPI's sense (MPI_WIN_UNIFIED), for
+ * every MPI library and transport. Local (BlueFog's query was collective); any thread. */
+BF_API int bf_unified_mpi_window_model_supported(void);
+
+/* Locks window `name` of this rank against its peers: until bf_win_unlock, this rank's engine
+ * applies no put or accumulate from a peer to the window and serves no peer's get of it. They are
+ * kept in arrival order and served at bf_win_unlock (never dropped), so the peers' operations
+ * complete later instead of failing. Returns once no peer's write is half applied (a transfer of
+ * several chunks that had begun is finished first), so the caller then reads and writes the
+ * tensor and buffers undisturbed. This rank's own window operations, mutex requests and
+ * bf_win_update are not held back. Local, not collective; any thread may unlock. bf_win_free
+ * unlocks the window first (a peer whose put is held may be waiting in its own bf_win_free), so
+ * the held requests are served before the window goes. While holding the lock, do not wait for
+ * anything a peer whose request is held must do first (a collective it joins after its put).
+ * Returns BF_OK; BF_ERR_NOT_INITIALIZED; BF_ERR_INVALID_ARGUMENT for a NULL or unknown name or a
+ * window already locked. */
+BF_API bf_status bf_win_lock(const char *name);
+/* Unlocks window `name`; the engine then serves what was held, in arrival order, before anything
+ * that arrives later. Returns BF_OK; BF_ERR_NOT_INITIALIZED; BF_ERR_INVALID_ARGUMENT for a NULL
+ * or unknown name or a window that is not locked. */
+BF_API bf_status bf_win_unlock(const char *name);
+/* *locked = 1 if window `name` is locked by bf_win_lock, else 0. */
+BF_API bf_status bf_win_is_locked(const char *name, int *locked);
+
+/* Suspends this rank's engine (BlueFog's suspend, for interactive sessions): from now on every
+ * operation call fails with BF_ERR_SUSPENDED without queuing anything. Operations already queued
+ * run to completion; then the engine thread sleeps on a condition variable instead of polling.
+ * While windows exist it wakes every 50 ms to serve peers' puts, accumulates, gets and mutex
+ * requests, so their one-sided operations still complete (more slowly); without windows it sleeps
+ * until bf_resume or bf_finalize. Calls that queue nothing keep working: queries, bf_wait,
+ * bf_poll, bf_handle_free, bf_win_lock/unlock. bf_finalize resumes first. Local; calling it twice is a no-op.
+ * Returns BF_OK or BF_ERR_NOT_INITIALIZED. */
+BF_API bf_status bf_suspend(void);
+/* Ends bf_suspend: operations may be queued again and the engine polls as usual. A no-op when
+ * not suspended. Returns BF_OK or BF_ERR_NOT_INITIALIZED. */
+BF_API bf_status bf_resume(void);
+/* 1 while suspended, 0 if not, -1 if not initialized. */
+BF_API int bf_suspended(void);
+
+/* Switches the matching mode (BF_MATCHING_ORDERED or BF_MATCHING_NAMED) of every rank at once:
+ * BlueFog's set_skip_negotiate_stage. Collective over all ranks, ordered like the other global
+ * operations, so every rank switches at the same point of the sequence of global ops; operations
+ * issued after it returns use the new mode. Every rank must ask for the same mode. The switch
+ * needs a quiet engine: BF_ERR_IN_PROGRESS if this rank has operations in flight when it is
+ * called, and on every rank if any rank still has global operations waiting for their turn when
+ * the switch runs (the mode is then unchanged everywhere). Asking for the mode already in effect
+ * still synchronizes (and checks agreement). Returns BF_OK; BF_ERR_NOT_INITIALIZED;
+ * BF_ERR_INVALID_ARGUMENT for another value; BF_ERR_MISMATCH on every rank if ranks asked for
+ * different modes (unchanged everywhere); BF_ERR_IN_PROGRESS; BF_ERR_SUSPENDED. */
+BF_API bf_status bf_set_matching_mode(bf_matching_mode mode);
 
 #ifdef __cplusplus
 } /* extern "C" */

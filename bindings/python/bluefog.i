@@ -5,7 +5,7 @@
 //
 // Conventions of the generated functions (names and argument order are bluefog.h's):
 //  - A bf_status result becomes None on BF_OK, else an exception: ValueError for
-//    BF_ERR_INVALID_ARGUMENT, RuntimeError otherwise, carrying bf_last_error() as its message and
+//    BF_ERR_INVALID_ARGUMENT and BF_ERR_SUSPENDED (BlueFog's SUSPEND_ERROR), RuntimeError otherwise, carrying bf_last_error() as its message and
 //    the status code as `.status`. bf_wait alone returns the raw status (BF_ERR_TIMEOUT is normal).
 //  - Out-parameters are returned (several as a list, in argument order); handles are ints.
 //  - `const DLTensor*` / `DLTensor*` take a "dltensor" capsule (borrowed: not renamed, so its
@@ -40,7 +40,9 @@ constexpr const char* kDLTensorCapsule = "dltensor";
 void bfpy_raise(bf_status status) {
   const char* detail = bf_last_error();
   std::string text = (detail != nullptr && *detail != '\0') ? detail : bf_status_string(status);
-  PyObject* type = status == BF_ERR_INVALID_ARGUMENT ? PyExc_ValueError : PyExc_RuntimeError;
+  PyObject* type = status == BF_ERR_INVALID_ARGUMENT || status == BF_ERR_SUSPENDED
+                       ? PyExc_ValueError
+                       : PyExc_RuntimeError;
   PyObject* exc = PyObject_CallFunction(type, "s", text.c_str());
   if (exc == nullptr) return;
   PyObject* code = PyLong_FromLong(static_cast<long>(status));
@@ -427,7 +429,7 @@ int bfpy_capacity(int world_size) { return world_size; }
   $result = SWIG_Python_AppendOutput($result, PyLong_FromUnsignedLongLong(*$1));
 }
 
-%apply int *OUTPUT { int *is_weighted, int *done, int *enabled };
+%apply int *OUTPUT { int *is_weighted, int *done, int *enabled, int *locked };
 %apply double *OUTPUT { double *weight, double *rho, double *p };
 
 // ------------------------------------------------------------------------------------------------

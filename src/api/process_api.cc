@@ -30,6 +30,7 @@ BF_API bf_status bf_finalize(void) {
   // Windows still open are freed collectively first, so that no peer is left waiting on a
   // request this rank would no longer serve.
   std::shared_ptr<Context> context = CurrentContext();
+  if (context) context->Resume();  // a suspended engine would refuse the collective frees
   if (context && !context->windows().empty()) (void)bf_win_free(nullptr);
   context.reset();
   return Guarded([&] { return FinalizeRuntime(); });

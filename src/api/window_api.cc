@@ -276,6 +276,12 @@ Status Free(const char* name) {
                         Error(BF_ERR_INVALID_ARGUMENT, fn, ": no window named '", name,
                               "' on rank ", me));
   }
+  // A window locked here is unlocked first: a peer whose put is held by the lock waits for it
+  // in its own bf_win_free, so keeping the lock would leave both waiting.
+  for (const auto& window : freed) {
+    std::lock_guard<std::mutex> lock(window->data_mutex);
+    window->locked = false;
+  }
   // This rank's own transfers on the window finish first: peers serve them until they free too.
   for (const auto& window : freed) {
     while (window->pending_ops.load() > 0) {
@@ -290,9 +296,73 @@ Status Free(const char* name) {
   return RunBlocking(*context, std::move(op));
 }
 
+Status Lock(const char* name) {
+  constexpr const char* fn = "bf_win_lock";
+  std::shared_ptr<Context> context;
+  BF_RETURN_IF_ERROR(RequireContext(&context));
+  std::shared_ptr<Window> window;
+  BF_RETURN_IF_ERROR(FindWindow(fn, name, *context, &window));
+  const int me = context->layout().rank;
+  std::unique_lock<std::mutex> lock(window->data_mutex);
+  if (window->locked) {
+    return Error(BF_ERR_INVALID_ARGUMENT, fn, ": window '", name, "' on rank ", me,
+                 " is already locked (bf_win_unlock it first)");
+  }
+  window->locked = true;
+  // A peer's write of several chunks that had begun is finished first (the engine applies its
+  // remaining chunks, which are already on their way), so the holder never sees half of it.
+  while (!window->writes_settled.wait_for(lock, std::chrono::milliseconds(100),
+                                          [&] { return window->partial_writes.empty(); })) {
+    if (context->windows().Find(name) != window) {
+      return Error(BF_ERR_INVALID_ARGUMENT, fn, ": window '", name, "' on rank ", me,
+                   " was freed while it was being locked");
+    }
+  }
+  return Status::Ok();
+}
+
+Status Unlock(const char* name) {
+  constexpr const char* fn = "bf_win_unlock";
+  std::shared_ptr<Context> context;
+  BF_RETURN_IF_ERROR(RequireContext(&context));
+  std::shared_ptr<Window> window;
+  BF_RETURN_IF_ERROR(FindWindow(fn, name, *context, &window));
+  std::lock_guard<std::mutex> lock(window->data_mutex);
+  if (!window->locked) {
+    return Error(BF_ERR_INVALID_ARGUMENT, fn, ": window '", name, "' on rank ",
+                 context->layout().rank, " is not locked (bf_win_lock it first)");
+  }
+  window->locked = false;  // the engine serves what was held on its next pass
+  return Status::Ok();
+}
+
 }  // namespace
 
 extern "C" {
+
+BF_API bf_status bf_win_lock(const char* name) {
+  return Guarded([&] { return Lock(name); });
+}
+
+BF_API bf_status bf_win_unlock(const char* name) {
+  return Guarded([&] { return Unlock(name); });
+}
+
+BF_API bf_status bf_win_is_locked(const char* name, int* locked) {
+  return Guarded([&]() -> Status {
+    std::shared_ptr<Context> context;
+    BF_RETURN_IF_ERROR(RequireContext(&context));
+    std::shared_ptr<Window> window;
+    BF_RETURN_IF_ERROR(FindWindow("bf_win_is_locked", name, *context, &window));
+    if (locked == nullptr) {
+      return InvalidArgument(ArgWhere("bf_win_is_locked", "locked", context->layout().rank) +
+                             " is NULL");
+    }
+    std::lock_guard<std::mutex> lock(window->data_mutex);
+    *locked = window->locked ? 1 : 0;
+    return Status::Ok();
+  });
+}
 
 BF_API bf_status bf_win_create(DLTensor* tensor, const char* name, int zero_init) {
   return Guarded([&] { return Create(tensor, name, zero_init); });

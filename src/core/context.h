@@ -29,6 +29,10 @@ class Context {
   Timeline* timeline() const { return timeline_.get(); }
   int in_flight() const { return engine_->in_flight(); }
   bf_matching_mode matching_mode() const { return engine_->matching_mode(); }
+  // bf_suspend / bf_resume (see Engine::Suspend).
+  void Suspend() { engine_->Suspend(); }
+  void Resume() { engine_->Resume(); }
+  bool suspended() const { return engine_->suspended(); }
   WindowRegistry& windows() { return engine_->windows(); }
   FeedbackStore* feedback() { return engine_->feedback(); }
   // Compression defaults for neighbor ops (bf_init_options, BLUEFOG_COMPRESSION/_TOPK_RATIO).

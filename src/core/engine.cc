@@ -16,6 +16,9 @@ namespace bluefog {
 
 namespace {
 
+// How often a suspended engine wakes to serve peers' window requests while windows exist.
+constexpr auto kSuspendedServicePeriod = std::chrono::milliseconds(50);
+
 // Dynamic neighbor ops that check their plan first run a global allgather, so they need the
 // same cross-rank ordering as global collectives.
 bool NeedsGlobalOrder(const Op& op) {
@@ -34,6 +37,7 @@ Status Engine::Start(const MpiBackend::Options& options, const Settings& setting
                      std::unique_ptr<Engine>* out) {
   std::unique_ptr<Engine> engine(new Engine());
   engine->settings_ = settings;
+  engine->matching_.store(settings.matching);
   std::promise<Status> started;
   std::future<Status> started_future = started.get_future();
   engine->thread_ = std::thread(&Engine::Run, engine.get(), options, &started);
@@ -68,10 +72,13 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
     window_service_->Handle(std::move(message));
   });
   backend_->SetPeerGoneCheck([this] { return !departed_.empty(); });
+  backend_->SetPollHook([this] { window_service_->ServeHeld(); });
   started->set_value(Status::Ok());
 
   Backoff backoff;
+  bool progressed_last_pass = false;
   for (;;) {
+    SleepWhileSuspended(progressed_last_pass);
     std::deque<std::unique_ptr<Op>> admitted;
     if (!busy()) {
       // Callers often issue the next op right away: look for it briefly before sleeping.
@@ -117,7 +124,7 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
       FailOpsWaitingOnDeparted();
       departures_handled_ = departed_.size();
     }
-    if (step.ok() && settings_.matching == BF_MATCHING_NAMED) step = AdvanceNegotiation(&progressed);
+    if (step.ok() && matching_mode() == BF_MATCHING_NAMED) step = AdvanceNegotiation(&progressed);
     if (!step.ok()) {
       // The transport itself failed: nothing in flight can complete any more.
       std::fprintf(stderr, "bluefog: rank %d: engine error: %s\n", layout_.rank,
@@ -137,6 +144,7 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
       round_.reset();
     }
     WarnAboutStalls();
+    progressed_last_pass = progressed || moved;
     if (progressed || moved) {
       backoff.Progressed();
     } else if (busy()) {
@@ -148,6 +156,7 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
   round_.reset();
   const bool everyone_left = AnnounceDeparture();
   backend_->SetUnsolicitedHandler(nullptr);
+  backend_->SetPollHook(nullptr);
   window_service_.reset();
   for (const auto& window : windows_.All()) windows_.Remove(window->name);
   shutdown_status_ = backend_->Shutdown(/*free_communicators=*/everyone_left);
@@ -233,7 +242,7 @@ void Engine::AdmitInOrder(std::deque<std::unique_ptr<Op>> ops) {
       }
     } else if (!NeedsGlobalOrder(*op)) {
       neighbor_ops.push_back(std::move(op));
-    } else if (settings_.matching == BF_MATCHING_NAMED) {
+    } else if (matching_mode() == BF_MATCHING_NAMED) {
       awaiting_order_.push_back(std::move(op));
       new_names_to_offer_ = true;
     } else {
@@ -266,7 +275,7 @@ void Engine::RunOrdered(std::unique_ptr<Op> op) {
                                        " has shut down (bf_finalize)"));
   }
   Timeline* timeline = timeline_.load(std::memory_order_relaxed);
-  if (timeline && settings_.matching == BF_MATCHING_NAMED) {
+  if (timeline && matching_mode() == BF_MATCHING_NAMED) {
     timeline->Span(op->name, "NEGOTIATE", op->posted_at, Timeline::Clock::now());
   }
   if (IsGlobal(op->kind)) {
@@ -277,8 +286,12 @@ void Engine::RunOrdered(std::unique_ptr<Op> op) {
       const bool window_collective =
           (op->kind == OpKind::kWinCreate || op->kind == OpKind::kWinFree) &&
           op->invalid_reason.empty();
-      status = window_collective ? window_service_->RunCollective(*op)
-                                 : RunGlobalOp(*op, *backend_);
+      if (op->kind == OpKind::kSetMatchingMode) {
+        status = SwitchMatchingMode(*op);
+      } else {
+        status = window_collective ? window_service_->RunCollective(*op)
+                                   : RunGlobalOp(*op, *backend_);
+      }
     }
     return Finish(std::move(op), status);
   }
@@ -329,6 +342,67 @@ Status Engine::AdvanceWindowOps(bool* progressed) {
     *progressed = true;
   }
   return Status::Ok();
+}
+
+Status Engine::SwitchMatchingMode(const Op& op) {
+  BF_RETURN_IF_ERROR(AgreeOnOp(*backend_, OpDescriptor::For(op), Group::kWorld));
+  // Global ops still waiting for a negotiation round would never get one in ordered mode (and
+  // the ranks could not agree where they belong in named mode): the switch needs none, anywhere.
+  const auto mode = static_cast<int64_t>(op.matching_mode);
+  int64_t fields[3] = {mode, -mode, awaiting_order_.empty() ? 0 : 1};
+  BF_RETURN_IF_ERROR(backend_->AllreduceMax(fields, 3, Group::kWorld));
+  if (fields[0] != -fields[1]) {
+    return Error(BF_ERR_MISMATCH, "bf_set_matching_mode: the ranks asked for different matching "
+                 "modes (named and ordered; rank ", layout_.rank, " asked for ",
+                 op.matching_mode == BF_MATCHING_ORDERED ? "ordered" : "named",
+                 "); the mode is unchanged");
+  }
+  if (fields[2] != 0) {
+    return Error(BF_ERR_IN_PROGRESS, "bf_set_matching_mode: some rank still had global "
+                 "operations waiting for their turn when the switch ran (rank ", layout_.rank,
+                 " had ", awaiting_order_.size(), "); wait for them first. The mode is unchanged");
+  }
+  matching_.store(op.matching_mode, std::memory_order_release);
+  return Status::Ok();
+}
+
+void Engine::SleepWhileSuspended(bool progressed_last_pass) {
+  // Queued ops run to completion first, and a pass that moved something gets a next one.
+  if (!suspended_hint_.load(std::memory_order_acquire) || progressed_last_pass || has_ops()) {
+    return;
+  }
+  std::unique_lock<std::mutex> lock(queue_mutex_);
+  auto awake = [this] { return !suspended_ || stopping_ || !queue_.empty(); };
+  if (awake()) return;
+  engine_sleeping_ = true;
+  if (window_service_->busy()) {
+    // Peers' one-sided requests are still served, one pass per period: they complete later
+    // instead of waiting for bf_resume.
+    queue_cv_.wait_for(lock, kSuspendedServicePeriod, awake);
+  } else {
+    queue_cv_.wait(lock, awake);
+  }
+  engine_sleeping_ = false;
+}
+
+void Engine::Suspend() {
+  std::lock_guard<std::mutex> lock(queue_mutex_);
+  suspended_ = true;
+  suspended_hint_.store(true, std::memory_order_release);
+}
+
+void Engine::Resume() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    suspended_ = false;
+    suspended_hint_.store(false, std::memory_order_release);
+  }
+  queue_cv_.notify_one();
+}
+
+bool Engine::suspended() const {
+  std::lock_guard<std::mutex> lock(queue_mutex_);
+  return suspended_;
 }
 
 bool Engine::departed(int rank) const {
@@ -573,10 +647,15 @@ Status Engine::Enqueue(std::unique_ptr<Op> op) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(queue_mutex_);
-    if (stopping_) {
+    if (stopping_ || suspended_) {
       std::lock_guard<std::mutex> names_lock(names_mutex_);
       names_in_flight_.erase(op->name);
-      return Status(BF_ERR_SHUTDOWN, "BlueFog is shutting down; the operation was not queued");
+      if (stopping_) {
+        return Status(BF_ERR_SHUTDOWN, "BlueFog is shutting down; the operation was not queued");
+      }
+      return Error(BF_ERR_SUSPENDED, OpKindName(op->kind), " '", op->name, "' was not queued: "
+                   "BlueFog is suspended on rank ", layout_.rank, " (bf_suspend); call bf_resume "
+                   "first");
     }
     ++in_flight_;
     if (op->window) ++op->window->pending_ops;  // until Finish

@@ -46,11 +46,19 @@ class Engine {
   // Runs everything queued, then shuts the backend down and joins the thread.
   Status Stop();
 
+  // bf_suspend / bf_resume: while suspended Enqueue refuses every op (BF_ERR_SUSPENDED) and the
+  // engine, once what was queued has finished, sleeps on its condition variable (waking every
+  // kSuspendedServicePeriod to serve peers' window requests while windows exist).
+  void Suspend();
+  void Resume();
+  bool suspended() const;
+
   // Where the engine records op phases (null: off). Set before the first op is enqueued.
   void set_timeline(Timeline* timeline) { timeline_.store(timeline); }
 
   const ProcessLayout& layout() const { return layout_; }
-  bf_matching_mode matching_mode() const { return settings_.matching; }
+  // Switched at run time by a set_matching_mode op (engine thread); read by any thread.
+  bf_matching_mode matching_mode() const { return matching_.load(std::memory_order_acquire); }
   // Ops enqueued and not yet completed.
   int in_flight() const { return in_flight_.load(); }
   // The windows that exist on this rank (callers validate against them; the engine serves them).
@@ -78,6 +86,11 @@ class Engine {
   void AdvanceDeviceCopies(bool* progressed);
   void StartNeighbors(std::vector<std::unique_ptr<Op>>* ops);
   void RunOrdered(std::unique_ptr<Op> op);  // a globally ordered op whose turn has come
+  // set_matching_mode on every rank at the same point of the global order: agree, then switch.
+  Status SwitchMatchingMode(const Op& op);
+  // While suspended and idle: sleeps until resumed, stopped or (with windows) the next service
+  // pass is due.
+  void SleepWhileSuspended(bool progressed_last_pass);
   // Runs the ops a negotiation round made ready (the same list on every rank), fusing allreduce
   // ops when every rank would group them the same way.
   void RunReady(std::vector<std::unique_ptr<Op>> ready);
@@ -97,15 +110,18 @@ class Engine {
   void WarnAboutStalls();
 
   Settings settings_;
+  std::atomic<bf_matching_mode> matching_{BF_MATCHING_NAMED};
   ProcessLayout layout_;
   std::unique_ptr<MpiBackend> backend_;
   std::thread thread_;
 
   // Shared with callers.
-  std::mutex queue_mutex_;
+  mutable std::mutex queue_mutex_;
   std::condition_variable queue_cv_;
   std::deque<std::unique_ptr<Op>> queue_;
   bool stopping_ = false;
+  bool suspended_ = false;        // guarded by queue_mutex_
+  std::atomic<bool> suspended_hint_{false};  // lock-free view of suspended_ for the loop
   bool engine_sleeping_ = false;  // guarded by queue_mutex_: Enqueue must notify
   std::atomic<int> queued_{0};    // lock-free view of queue_.size() for the spin phase
   std::atomic<int> in_flight_{0};

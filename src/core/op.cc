@@ -25,6 +25,7 @@ const char* OpKindName(OpKind kind) {
     case OpKind::kWinUpdate: return "win_update";
     case OpKind::kWinMutexAcquire: return "win_mutex_acquire";
     case OpKind::kWinMutexRelease: return "win_mutex_release";
+    case OpKind::kSetMatchingMode: return "set_matching_mode";
   }
   return "unknown";
 }

@@ -43,6 +43,7 @@ enum class OpKind : uint8_t {
   kWinUpdate,
   kWinMutexAcquire,
   kWinMutexRelease,
+  kSetMatchingMode,
 };
 
 const char* OpKindName(OpKind kind);
@@ -129,6 +130,7 @@ struct Op {
   bool topology_weighted = false;              // set_topology
   std::vector<int> listed_ranks;               // infer_topology: this rank's list
   bool listed_are_destinations = false;        // infer_topology
+  bf_matching_mode matching_mode = BF_MATCHING_DEFAULT;     // set_matching_mode: the new mode
   std::shared_ptr<const Topology>* inferred_out = nullptr;  // infer_topology: written on success
   WindowPlan window_plan;                  // window ops
   std::shared_ptr<Window> window;          // window ops but create and free

@@ -42,7 +42,8 @@ const char* LastErrorMessage() { return last_error_message.c_str(); }
   X(BF_ERR_SHUTDOWN)       \
   X(BF_ERR_IN_PROGRESS)    \
   X(BF_ERR_OUT_OF_MEMORY)  \
-  X(BF_ERR_INTERNAL)
+  X(BF_ERR_INTERNAL)       \
+  X(BF_ERR_SUSPENDED)
 
 const char* StatusName(bf_status status) {
   switch (status) {

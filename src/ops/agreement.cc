@@ -69,7 +69,7 @@ OpDescriptor OpDescriptor::For(const Op& op) {
     d.dtype = kInvalidArguments;  // never matches a real op: every rank fails
     return d;
   }
-  if (op.kind == OpKind::kBarrier) return d;
+  if (op.kind == OpKind::kBarrier || op.kind == OpKind::kSetMatchingMode) return d;
   d.dtype = static_cast<int64_t>(op.in.dtype);
   switch (op.kind) {
     case OpKind::kAllgather:
@@ -98,7 +98,8 @@ std::string OpDescriptor::Describe() const {
   text << OpKindName(op_kind) << " '" << std::string(name, strnlen(name, sizeof(name))) << "'";
   if (dtype == kInvalidArguments) return text.str() + " with invalid arguments";
   if (op_kind == OpKind::kBarrier || op_kind == OpKind::kSetTopology ||
-      op_kind == OpKind::kSetMachineTopology || op_kind == OpKind::kInferTopology) {
+      op_kind == OpKind::kSetMachineTopology || op_kind == OpKind::kInferTopology ||
+      op_kind == OpKind::kSetMatchingMode) {
     return text.str();
   }
   text << " (" << DTypeName(static_cast<DType>(dtype));

@@ -6,15 +6,19 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "backend/backend.h"
 #include "core/status.h"
 #include "core/tensor.h"
 
@@ -47,6 +51,17 @@ struct Window {
   std::vector<int> versions;
   double associated_p = 1.0;
   std::vector<double> neighbor_p;
+
+  // bf_win_lock, guarded by data_mutex. While locked, peers' puts, accumulates and get requests
+  // wait in `held`, in arrival order; the engine serves them once unlocked, before anything that
+  // arrives later (which queues behind them while `held` is not empty).
+  bool locked = false;
+  std::deque<std::unique_ptr<ReceivedMessage>> held;
+  // Peers' writes of several chunks begun and not finished, as (source, request): their later
+  // chunks are applied even while locked, and bf_win_lock returns only once there are none, so
+  // the lock holder never sees a half-written buffer.
+  std::set<std::pair<int, uint64_t>> partial_writes;
+  std::condition_variable writes_settled;  // partial_writes became empty
 
   // Engine thread only.
   std::map<int, WindowMutex> mutexes;  // by index

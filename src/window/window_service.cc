@@ -51,6 +51,18 @@ bool WindowService::busy() const {
   return !answers_.empty() || !requests_.empty() || !registry_.empty();
 }
 
+namespace {
+
+// Whether a peer's put, accumulate or get request must wait for bf_win_unlock (under the
+// window's data_mutex). The later chunks of a write already under way never wait.
+bool MustHold(const Window& window, int source, uint64_t request, bool replay) {
+  if (window.partial_writes.count({source, request}) != 0) return false;
+  if (replay) return window.locked;  // it was first in line
+  return window.locked || !window.held.empty();
+}
+
+}  // namespace
+
 // ----- Collectives --------------------------------------------------------------------------
 
 Status WindowService::RunCollective(Op& op) {
@@ -113,9 +125,56 @@ Status WindowService::Free(Op& op) {
         }
       }
     }
+    RefuseHeld(*window);
     registry_.Remove(window->name);
   }
   return Status::Ok();
+}
+
+void WindowService::RefuseHeld(Window& window) {
+  std::deque<std::unique_ptr<ReceivedMessage>> held;
+  {
+    std::lock_guard<std::mutex> lock(window.data_mutex);
+    held.swap(window.held);
+    window.locked = false;
+  }
+  std::set<std::pair<int, uint64_t>> refused;  // once per request, not per chunk
+  for (const auto& message : held) {
+    const uint64_t request = message->header.window.request;
+    if (!refused.insert({message->source, request}).second) continue;
+    Refuse(message->source, request,
+           WindowWhere(window, rank_) + " was freed while locked (bf_win_lock)");
+  }
+}
+
+void WindowService::ServeHeld() {
+  for (size_t i = 0; i < holding_.size();) {
+    std::shared_ptr<Window> window = holding_[i].lock();
+    bool empty = true;
+    while (window) {
+      std::unique_ptr<ReceivedMessage> next;
+      {
+        std::lock_guard<std::mutex> lock(window->data_mutex);
+        empty = window->held.empty();
+        if (empty) break;
+        // Locked again: only the rest of a write under way goes on (bf_win_lock waits for it).
+        const ReceivedMessage& front = *window->held.front();
+        if (window->locked &&
+            window->partial_writes.count({front.source, front.header.window.request}) == 0) {
+          break;
+        }
+        next = std::move(window->held.front());
+        window->held.pop_front();
+      }
+      HandleRequest(next, /*replay=*/true);  // back at the front if locked again meanwhile
+    }
+    if (window && !empty) {
+      ++i;
+      continue;
+    }
+    holding_[i] = std::move(holding_.back());
+    holding_.pop_back();
+  }
 }
 
 // ----- Origin side --------------------------------------------------------------------------
@@ -482,6 +541,7 @@ void WindowService::Refuse(int peer, uint64_t request, const std::string& reason
 }
 
 Status WindowService::Advance() {
+  if (!holding_.empty()) ServeHeld();
   for (size_t i = 0; i < answers_.size();) {
     bool left = true;
     for (auto& sends : answers_[i].sends) {
@@ -505,11 +565,12 @@ void WindowService::Handle(std::unique_ptr<ReceivedMessage> message) {
     case WindowMessage::kGrant:
     case WindowMessage::kGetReply:
     case WindowMessage::kRefused: return HandleReply(*message);
-    default: return HandleRequest(*message);
+    default: return HandleRequest(message, /*replay=*/false);
   }
 }
 
-void WindowService::HandleRequest(const ReceivedMessage& message) {
+void WindowService::HandleRequest(std::unique_ptr<ReceivedMessage>& owned, bool replay) {
+  const ReceivedMessage& message = *owned;
   const WireHeader& header = message.header;
   const int source = message.source;
   const uint64_t request = header.window.request;
@@ -523,6 +584,15 @@ void WindowService::HandleRequest(const ReceivedMessage& message) {
     }
     return;
   }
+  // Moves the request into the window's queue until bf_win_unlock (data_mutex held).
+  auto hold = [&] {
+    if (!replay && window->held.empty()) holding_.push_back(window);  // replay: listed already
+    if (replay) {
+      window->held.push_front(std::move(owned));
+    } else {
+      window->held.push_back(std::move(owned));
+    }
+  };
   switch (kind) {
     case WindowMessage::kPut:
     case WindowMessage::kAccumulate: {
@@ -545,6 +615,13 @@ void WindowService::HandleRequest(const ReceivedMessage& message) {
       const bool last = (header.window.window_flags & kLastChunk) != 0;
       {
         std::lock_guard<std::mutex> lock(window->data_mutex);
+        if (MustHold(*window, source, request, replay)) return hold();
+        if (!last) {
+          window->partial_writes.insert({source, request});
+        } else if (window->partial_writes.erase({source, request}) != 0 &&
+                   window->partial_writes.empty()) {
+          window->writes_settled.notify_all();
+        }
         std::byte* target = window->buffers[static_cast<size_t>(index)].data() +
                             static_cast<size_t>(offset) * element_size;
         if (kind == WindowMessage::kPut) {
@@ -566,9 +643,14 @@ void WindowService::HandleRequest(const ReceivedMessage& message) {
     }
     case WindowMessage::kGetRequest: {
       PendingAnswer answer;
-      answer.data.resize(window->tensor.num_bytes());
-      if (!answer.data.empty()) {
-        std::memcpy(answer.data.data(), window->tensor.data, answer.data.size());
+      {
+        // Under the lock, so that a bf_win_lock that returns has no copy of the tensor under way.
+        std::lock_guard<std::mutex> lock(window->data_mutex);
+        if (MustHold(*window, source, request, replay)) return hold();
+        answer.data.resize(window->tensor.num_bytes());
+        if (!answer.data.empty()) {
+          std::memcpy(answer.data.data(), window->tensor.data, answer.data.size());
+        }
       }
       Status sent = SendData(source, WindowMessage::kGetReply, *window, request,
                              answer.data.data(), false, 0.0, &answer.sends);

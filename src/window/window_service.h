@@ -81,11 +81,18 @@ class WindowService {
 
   // Every window protocol message arriving at this rank (Backend::SetUnsolicitedHandler).
   void Handle(std::unique_ptr<ReceivedMessage> message);
+  // Serves the requests held by bf_win_lock of windows unlocked since, in arrival order (from
+  // Advance, and while a blocking collective waits).
+  void ServeHeld();
 
  private:
   Status Create(Op& op);
   Status Free(Op& op);
-  void HandleRequest(const ReceivedMessage& message);
+  // Serves a peer's request; a put, accumulate or get request that must wait for bf_win_unlock
+  // is moved into its window's `held` queue (at its front when `replay`: it came from there).
+  void HandleRequest(std::unique_ptr<ReceivedMessage>& message, bool replay);
+  // Refuses every request held by `window` (it is being freed).
+  void RefuseHeld(Window& window);
   void HandleReply(const ReceivedMessage& message);
 
   // Sends one message now, keeping it alive in `sends` until it has left.
@@ -120,6 +127,7 @@ class WindowService {
     std::vector<std::unique_ptr<PendingSends>> sends;
   };
   std::vector<PendingAnswer> answers_;
+  std::vector<std::weak_ptr<Window>> holding_;  // windows whose `held` queue is not empty
 };
 
 }  // namespace bluefog

@@ -30,6 +30,7 @@ static void check_layout_and_version(void) {
   CHECK(strcmp(bf_status_string(BF_OK), "BF_OK") == 0);
   CHECK(strcmp(bf_status_string(BF_ERR_MISMATCH), "BF_ERR_MISMATCH") == 0);
   CHECK(strcmp(bf_status_string(BF_ERR_INTERNAL), "BF_ERR_INTERNAL") == 0);
+  CHECK(strcmp(bf_status_string(BF_ERR_SUSPENDED), "BF_ERR_SUSPENDED") == 0);
   CHECK(bf_status_string((bf_status)999) != NULL);
 }
 
@@ -54,6 +55,11 @@ static void check_not_initialized(const char *when) {
   CHECK(bf_handle_free(1) == BF_ERR_NOT_INITIALIZED);
   CHECK(bf_get_topology(&topology, NULL) == BF_ERR_NOT_INITIALIZED);
   CHECK(bf_set_topology(NULL, 0) == BF_ERR_NOT_INITIALIZED);
+  CHECK(bf_mpi_threads_supported() == -1 && bf_unified_mpi_window_model_supported() == -1);
+  CHECK(bf_suspended() == -1);
+  CHECK(bf_suspend() == BF_ERR_NOT_INITIALIZED && bf_resume() == BF_ERR_NOT_INITIALIZED);
+  CHECK(bf_win_lock("w") == BF_ERR_NOT_INITIALIZED && bf_win_unlock("w") == BF_ERR_NOT_INITIALIZED);
+  CHECK(bf_set_matching_mode(BF_MATCHING_ORDERED) == BF_ERR_NOT_INITIALIZED);
   CHECK(bf_finalize() == BF_ERR_NOT_INITIALIZED);
   /* Topology objects are plain values: they work without bf_init. */
   CHECK(bf_topology_ring(4, BF_RING_BIDIRECTIONAL, &topology) == BF_OK);
@@ -77,6 +83,13 @@ static void check_lifecycle(void) {
   CHECK(bf_initialized() == 1);
   CHECK(bf_rank() == 0 && bf_size() == 1 && bf_local_size() == 1 && bf_machine_size() == 1);
   CHECK(bf_barrier() == BF_OK);
+  CHECK(bf_mpi_threads_supported() == 1); /* MPI initialized by bf_init asks for MULTIPLE */
+  CHECK(bf_unified_mpi_window_model_supported() == 1);
+  CHECK(bf_suspend() == BF_OK && bf_suspended() == 1);
+  CHECK(bf_barrier() == BF_ERR_SUSPENDED);
+  CHECK(strstr(bf_last_error(), "bf_resume") != NULL);
+  CHECK(bf_resume() == BF_OK && bf_barrier() == BF_OK);
+  CHECK(bf_suspend() == BF_OK); /* bf_finalize resumes first */
   CHECK(bf_finalize() == BF_OK);
   check_not_initialized("after bf_finalize");
   /* MPI was finalized by BlueFog, so a restart must be refused cleanly. */

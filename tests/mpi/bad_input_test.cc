@@ -399,6 +399,12 @@ void NotInitializedRows(GoodTensor& in, GoodTensor& result, const bf_topology* t
   row("bf_get_win_associated_p", [] { return bf_get_win_associated_p(&out.flag); });
   row("bf_timeline_start_activity", [] { return bf_timeline_start_activity("n", "a"); });
   row("bf_timeline_end_activity", [] { return bf_timeline_end_activity("n"); });
+  row("bf_win_lock", [] { return bf_win_lock("bad.win"); });
+  row("bf_win_unlock", [] { return bf_win_unlock("bad.win"); });
+  row("bf_win_is_locked", [] { return bf_win_is_locked("bad.win", &out.flag); });
+  row("bf_suspend", [] { return bf_suspend(); });
+  row("bf_resume", [] { return bf_resume(); });
+  row("bf_set_matching_mode", [] { return bf_set_matching_mode(BF_MATCHING_ORDERED); });
 
   auto expect_int = [](const char* function, int (*query)(void), int expected) {
     cat.Value(function, "not initialized", [=]() -> std::string {
@@ -416,6 +422,9 @@ void NotInitializedRows(GoodTensor& in, GoodTensor& result, const bf_topology* t
   expect_int("bf_machine_rank", bf_machine_rank, -1);
   expect_int("bf_machine_size", bf_machine_size, -1);
   expect_int("bf_is_homogeneous", bf_is_homogeneous, -1);
+  expect_int("bf_mpi_threads_supported", bf_mpi_threads_supported, -1);
+  expect_int("bf_unified_mpi_window_model_supported", bf_unified_mpi_window_model_supported, -1);
+  expect_int("bf_suspended", bf_suspended, -1);
 }
 
 // bf_init's own argument struct: rejected before anything starts, whatever the state.
@@ -467,7 +476,7 @@ void PureRows() {
     if (bf_set_cuda_stream(reinterpret_cast<void*>(0x1234)) != BF_OK) return bf_last_error();
     return bf_set_cuda_stream(nullptr) == BF_OK ? "" : bf_last_error();
   });
-  for (int code : {-1, 11, 999, INT_MAX}) {
+  for (int code : {-1, 12, 999, INT_MAX}) {
     cat.Value("bf_status_string", "unknown status " + std::to_string(code),
               [code]() -> std::string {
                 const char* name = bf_status_string(RawEnum<bf_status>(code));
@@ -1083,6 +1092,30 @@ void NeighborArgumentRows(GoodTensor& in, GoodTensor& result, const World& w) {
   }
 }
 
+// Engine controls: the matching-mode switch's argument, and what suspension refuses.
+void EngineControlRows() {
+  const bf_status invalid = BF_ERR_INVALID_ARGUMENT;
+  for (int mode : {0, 3, -1, 99}) {
+    cat.Ranked("bf_set_matching_mode", "mode " + std::to_string(mode), invalid,
+               {"'mode'", "is " + std::to_string(mode)},
+               [mode] { return bf_set_matching_mode(RawEnum<bf_matching_mode>(mode)); });
+  }
+  cat.Value("bf_suspended", "0 while running",
+            []() -> std::string { return bf_suspended() == 0 ? "" : "not 0"; });
+  cat.Value("bf_mpi_threads_supported", "0 or 1", []() -> std::string {
+    const int got = bf_mpi_threads_supported();
+    return got == 0 || got == 1 ? "" : "returned " + std::to_string(got);
+  });
+  cat.Value("bf_unified_mpi_window_model_supported", "1 while initialized", []() -> std::string {
+    return bf_unified_mpi_window_model_supported() == 1 ? "" : "not 1";
+  });
+  // While suspended every operation is refused with a message naming bf_suspend and the rank.
+  if (bf_suspend() != BF_OK) cat.Fail("setup", "bf_suspend", bf_last_error());
+  cat.Ranked("bf_suspend", "a barrier while suspended", BF_ERR_SUSPENDED,
+             {"suspended on rank", "bf_resume"}, [] { return bf_barrier(); });
+  if (bf_resume() != BF_OK) cat.Fail("teardown", "bf_resume", bf_last_error());
+}
+
 void TopologyStateRows(const World& w) {
   const bf_status invalid = BF_ERR_INVALID_ARGUMENT;
   bf_topology* wrong_size = nullptr;
@@ -1449,6 +1482,27 @@ void WindowRows(GoodTensor& in, DLTensor* int_window, const World& w) {
       "bf_get_win_associated_p", "enabled NULL", invalid, {"'enabled'", "is NULL"},
       [] { return bf_get_win_associated_p(nullptr); });
 
+  // The window lock: names, double lock, unlocking what is not locked.
+  for (const char* fn : {"bf_win_lock", "bf_win_unlock"}) {
+    const auto f = std::strcmp(fn, "bf_win_lock") == 0 ? bf_win_lock : bf_win_unlock;
+    cat.Ranked(fn, "name NULL", invalid, {"'name'", "NULL or empty"}, [&] { return f(nullptr); });
+    cat.Ranked(fn, "name empty", invalid, {"'name'", "NULL or empty"}, [&] { return f(""); });
+    cat.Ranked(fn, "unknown window", invalid, {"no window named 'no.such.window'"},
+               [&] { return f(missing); });
+  }
+  cat.Ranked("bf_win_unlock", "a window that is not locked", invalid, {"'bad.win'", "not locked"},
+             [&] { return bf_win_unlock(win); });
+  if (bf_win_lock(win) != BF_OK) cat.Fail("setup", "bf_win_lock", bf_last_error());
+  cat.Ranked("bf_win_lock", "a window already locked", invalid, {"'bad.win'", "already locked"},
+             [&] { return bf_win_lock(win); });
+  if (bf_win_unlock(win) != BF_OK) cat.Fail("teardown", "bf_win_unlock", bf_last_error());
+  cat.Ranked("bf_win_is_locked", "name NULL", invalid, {"'name'", "NULL or empty"},
+             [] { return bf_win_is_locked(nullptr, &out.flag); });
+  cat.Ranked("bf_win_is_locked", "unknown window", invalid, {"no window named 'no.such.window'"},
+             [&] { return bf_win_is_locked(missing, &out.flag); });
+  cat.Ranked("bf_win_is_locked", "locked NULL", invalid, {"'locked'", "is NULL"},
+             [&] { return bf_win_is_locked(win, nullptr); });
+
   // The topology is pinned while windows exist.
   bf_topology* current = nullptr;
   if (bf_get_topology(&current, nullptr) != BF_OK) {
@@ -1537,6 +1591,7 @@ int main(int argc, char** argv) {
   OpArgumentRows(in, result, world);
   NeighborArgumentRows(in, result, world);
   TopologyStateRows(world);
+  EngineControlRows();
   HandleRows();
   TimelineRows();
   if (bf_win_create(window_tensor.get(), "bad.win", 0) != BF_OK ||

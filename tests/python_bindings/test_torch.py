@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # bluefog.torch as a drop-in for BlueFog's PyTorch API: the exported names, argument checks with
-# BlueFog's exception types and messages, deprecated keywords, utilities, and the names whose
-# engine support is missing (NotImplementedError naming the feature). Windows: test_windows.py.
+# BlueFog's exception types and messages, deprecated keywords and utilities. Windows:
+# test_windows.py; win_lock, suspend/resume and set_skip_negotiate_stage: test_engine_controls.py.
 import warnings
 
 import numpy as np
@@ -11,7 +11,6 @@ import torch
 import bluefog
 import bluefog.torch as bf
 from bluefog.torch import mpi_ops
-from bluefog.torch import unavailable as mpi_ops_unavailable
 from conftest import rank_data, topology_matrix
 
 # bluefog-semantics.md §1.1: everything the original `bluefog.torch` exports.
@@ -49,6 +48,7 @@ def test_every_bluefog_name_is_exported():
     missing = [name for name in EXPORTS if not hasattr(bf, name)]
     assert missing == []
     for module, name in [("mpi_ops", "pair_gossip"), ("mpi_ops", "pair_gossip_nonblocking"),
+                         ("mpi_ops", "win_lock"),
                          ("optimizers", "DistributedPushSumOptimizer"),
                          ("optimizers", "DistributedPullGetOptimizer")]:
         assert hasattr(getattr(bf, module), name)
@@ -56,24 +56,14 @@ def test_every_bluefog_name_is_exported():
     assert topology_util.ExponentialGraph is bf.ExponentialGraph
 
 
-@pytest.mark.parametrize("name", ["unified_mpi_window_model_supported", "suspend", "resume",
-                                  "mpi_threads_supported"])
-def test_missing_engine_features_raise_not_implemented(name):
-    with pytest.raises(NotImplementedError, match="BlueFog-C engine does not provide yet"):
-        getattr(bf, name)(torch.ones(1), "w")
-    with pytest.raises(NotImplementedError, match="lock"):
-        mpi_ops_unavailable.win_lock("w")
-
-
 def test_basics():
     assert bf.nccl_built() is False
     assert bf.get_skip_negotiate_stage() == (bluefog.matching_mode() == "ordered")
-    bf.set_skip_negotiate_stage(True)  # named matching accepts everything ordered does
-    if bf.get_skip_negotiate_stage():
-        with pytest.raises(NotImplementedError, match="matching mode"):
-            bf.set_skip_negotiate_stage(False)
-    else:
-        bf.set_skip_negotiate_stage(False)
+    initial = bf.get_skip_negotiate_stage()
+    bf.set_skip_negotiate_stage(not initial)  # collective: every rank switches the engine
+    assert bf.get_skip_negotiate_stage() is (not initial)
+    bf.set_skip_negotiate_stage(initial)
+    assert bf.get_skip_negotiate_stage() is initial
     assert bf.is_topo_weighted() is False
     assert bf.set_topology(bf.RingGraph(bf.size()), is_weighted=True)
     assert bf.is_topo_weighted() is True

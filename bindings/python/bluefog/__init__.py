@@ -21,7 +21,9 @@ from .basics import (init, shutdown, is_initialized, size, local_size, rank, loc
                      is_topo_weighted, in_neighbor_ranks, out_neighbor_ranks, version,
                      matching_mode, set_machine_topology, load_machine_topology,
                      is_machine_topo_weighted, in_neighbor_machine_ranks,
-                     out_neighbor_machine_ranks, cuda_device_count, nccl_built)
+                     out_neighbor_machine_ranks, set_matching_mode, mpi_threads_supported,
+                     unified_mpi_window_model_supported, suspend, resume, is_suspended,
+                     cuda_device_count, nccl_built)
 from .ops import (allreduce, allreduce_nonblocking, allreduce_, allreduce_nonblocking_,
                   broadcast, broadcast_nonblocking, broadcast_, broadcast_nonblocking_,
                   allgather, allgather_nonblocking, neighbor_allgather,
@@ -44,7 +46,8 @@ from .windows import (win_create, win_free, win_put, win_put_nonblocking, win_ac
                       win_accumulate_nonblocking, win_get, win_get_nonblocking, win_update,
                       win_update_then_collect, win_wait, win_poll, win_mutex, get_win_version,
                       win_associated_p, turn_on_win_ops_with_associated_p,
-                      turn_off_win_ops_with_associated_p, get_current_created_window_names)
+                      turn_off_win_ops_with_associated_p, get_current_created_window_names,
+                      win_lock)
 from .compression import Compression
 from .timeline import timeline_start_activity, timeline_end_activity, timeline_context
 from .topology_infer import InferSourceFromDestinationRanks, InferDestinationFromSourceRanks

@@ -20,8 +20,9 @@ def status_name(status: int) -> str:
 
 def raise_status(status: int, message: str) -> NoReturn:
     """Raises the exception the extension raises for a failed call: ValueError for
-    BF_ERR_INVALID_ARGUMENT, RuntimeError otherwise, with ``.status`` set."""
-    error_type = ValueError if status == lib.BF_ERR_INVALID_ARGUMENT else RuntimeError
+    BF_ERR_INVALID_ARGUMENT and BF_ERR_SUSPENDED, RuntimeError otherwise, with ``.status`` set."""
+    value_errors = (lib.BF_ERR_INVALID_ARGUMENT, lib.BF_ERR_SUSPENDED)
+    error_type = ValueError if status in value_errors else RuntimeError
     error = error_type(message or status_name(status))
     error.status = status  # type: ignore[attr-defined]
     raise error

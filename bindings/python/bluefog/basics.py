@@ -18,7 +18,9 @@ __all__ = [
     "machine_size", "machine_rank", "is_homogeneous", "set_topology", "load_topology",
     "is_topo_weighted", "in_neighbor_ranks", "out_neighbor_ranks", "version", "matching_mode",
     "set_machine_topology", "load_machine_topology", "is_machine_topo_weighted",
-    "in_neighbor_machine_ranks", "out_neighbor_machine_ranks", "cuda_device_count", "nccl_built",
+    "in_neighbor_machine_ranks", "out_neighbor_machine_ranks", "set_matching_mode",
+    "mpi_threads_supported", "unified_mpi_window_model_supported", "suspend", "resume",
+    "is_suspended", "cuda_device_count", "nccl_built",
 ]
 
 logger = logging.getLogger("bluefog")
@@ -183,6 +185,46 @@ def matching_mode() -> str:
     """The matching mode in effect: "named" or "ordered"."""
     mode = _query(lib.bf_matching_mode_in_effect())
     return "ordered" if mode == lib.BF_MATCHING_ORDERED else "named"
+
+
+def set_matching_mode(mode: str) -> None:
+    """Switches every rank to matching ``mode`` ("named" or "ordered") at run time. Collective:
+    every rank calls it, in the same place of its sequence of global operations, with the same
+    mode. ValueError for another mode; RuntimeError if this rank has operations in flight or some
+    rank has global operations waiting (the mode is then unchanged), or if the ranks disagree."""
+    if mode not in _MATCHING_MODES:
+        raise ValueError(f"matching mode must be 'named' or 'ordered', got {mode!r}")
+    lib.bf_set_matching_mode(_MATCHING_MODES[mode])
+
+
+def mpi_threads_supported() -> int:
+    """1 if MPI runs at MPI_THREAD_MULTIPLE (so other MPI users such as mpi4py may call MPI from
+    their own threads alongside BlueFog), else 0."""
+    return _query(lib.bf_mpi_threads_supported())
+
+
+def unified_mpi_window_model_supported() -> bool:
+    """True: BlueFog-C's windows are served by its engine, which writes peers' puts and
+    accumulates into the one copy of the window memory that local reads see, so the model is
+    unified (MPI_WIN_UNIFIED) with every MPI library. Not collective (BlueFog's was)."""
+    return _query(lib.bf_unified_mpi_window_model_supported()) == 1
+
+
+def suspend() -> None:
+    """Suspends this rank's engine (for interactive sessions): until ``resume()`` every operation
+    raises ValueError without being queued. Queued operations finish first; the engine thread then
+    sleeps, waking every 50 ms while windows exist to serve peers' window requests."""
+    lib.bf_suspend()
+
+
+def resume() -> None:
+    """Ends ``suspend()``: operations may be issued again."""
+    lib.bf_resume()
+
+
+def is_suspended() -> bool:
+    """True between ``suspend()`` and ``resume()``."""
+    return _query(lib.bf_suspended()) == 1
 
 
 def version() -> str:

@@ -34,7 +34,7 @@ __all__ = [
     "win_accumulate_nonblocking", "win_get", "win_get_nonblocking", "win_update",
     "win_update_then_collect", "win_wait", "win_poll", "win_mutex", "get_win_version",
     "win_associated_p", "turn_on_win_ops_with_associated_p", "turn_off_win_ops_with_associated_p",
-    "get_current_created_window_names", "window_tensor",
+    "get_current_created_window_names", "window_tensor", "win_lock",
 ]
 
 Weights = Mapping[int, float]
@@ -291,6 +291,19 @@ def win_mutex(name: str, for_self: bool = False,
         yield
     finally:
         lib.bf_win_mutex_release(name, rank_list, int(bool(for_self)))
+
+
+@contextlib.contextmanager
+def win_lock(name: str) -> Iterator[None]:
+    """Locks this rank's window ``name`` against its peers for the ``with`` block: their puts,
+    accumulates and gets of it wait (in arrival order) and are served when the block ends, so
+    their operations complete later. This rank's own window operations are not held back.
+    ValueError for an unknown window or one already locked."""
+    lib.bf_win_lock(name)
+    try:
+        yield
+    finally:
+        lib.bf_win_unlock(name)
 
 
 def get_win_version(name: str) -> Dict[int, int]:

@@ -62,8 +62,8 @@ Status MpiBackend::Create(const Options& options, std::unique_ptr<MpiBackend>* o
                        "again (initialize MPI yourself to call bf_init after bf_finalize)");
   }
   BF_MPI_CHECK(MPI_Initialized(&initialized));
+  int provided = 0;
   if (!initialized) {
-    int provided = 0;
     BF_MPI_CHECK(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided));
     backend->initialized_mpi_ = true;
     if (provided < MPI_THREAD_SERIALIZED) {
@@ -72,7 +72,6 @@ Status MpiBackend::Create(const Options& options, std::unique_ptr<MpiBackend>* o
                          "; BlueFog needs at least MPI_THREAD_SERIALIZED");
     }
   } else {
-    int provided = 0;
     BF_MPI_CHECK(MPI_Query_thread(&provided));
     if (provided < MPI_THREAD_SERIALIZED) {
       return Unsupported(std::string("MPI was initialized with ") + ThreadLevelName(provided) +
@@ -90,6 +89,7 @@ Status MpiBackend::Create(const Options& options, std::unique_ptr<MpiBackend>* o
   BF_MPI_CHECK(MPI_Comm_dup(base, &backend->world_));
   BF_MPI_CHECK(MPI_Comm_set_errhandler(backend->world_, MPI_ERRORS_RETURN));
   BF_RETURN_IF_ERROR(backend->DiscoverLayout(options.nodes_per_machine));
+  backend->layout_.mpi_thread_multiple = provided == MPI_THREAD_MULTIPLE;
   backend->mailbox_ = std::make_unique<Mailbox>(backend->world_, kNeighborTag, kPayloadTag);
   *out = std::move(backend);
   return Status::Ok();
@@ -176,6 +176,7 @@ Status MpiBackend::WaitPolled(MPI_Request* request, const char* what) {
     // Peers may be waiting for us to take their neighbor messages before they can join.
     bool progressed = false;
     BF_RETURN_IF_ERROR(Progress(&progressed));
+    if (poll_hook_) poll_hook_();
     if (peer_gone_ && peer_gone_()) {
       const auto now = std::chrono::steady_clock::now();
       if (!gone_since) gone_since = now;

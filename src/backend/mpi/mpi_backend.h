@@ -21,6 +21,9 @@ struct ProcessLayout {
   int local_rank = -1, local_size = -1;
   int machine_rank = -1, machine_size = -1;
   bool homogeneous = false;
+  // MPI provides MPI_THREAD_MULTIPLE (MPI_Query_thread at bf_init): other threads of the
+  // application may call MPI alongside the engine.
+  bool mpi_thread_multiple = false;
 };
 
 class MpiBackend final : public Backend {
@@ -64,6 +67,9 @@ class MpiBackend final : public Backend {
   // `peer_gone` says a rank has left (bf_finalize): a blocking collective that has not completed
   // within a grace period after that is abandoned with BF_ERR_SHUTDOWN instead of waiting forever.
   void SetPeerGoneCheck(std::function<bool()> peer_gone) { peer_gone_ = std::move(peer_gone); }
+  // Work the engine keeps doing while a blocking collective waits, besides taking messages:
+  // serving the window requests a bf_win_unlock released (a peer may need them to join).
+  void SetPollHook(std::function<void()> hook) { poll_hook_ = std::move(hook); }
 
  private:
   MpiBackend() = default;
@@ -79,6 +85,7 @@ class MpiBackend final : public Backend {
   std::unique_ptr<Mailbox> mailbox_;
   bool transferring_ = false;
   std::function<bool()> peer_gone_;
+  std::function<void()> poll_hook_;
   uint64_t negotiation_round_ = 0;  // rounds this rank has started
   std::vector<float> widened_;      // float32 staging for 16-bit float reductions
 };

@@ -31,7 +31,9 @@ include("windows.jl")
 
 export BlueFogError, Context, Topology, Handle
 export world_size, local_rank, local_size, machine_rank, machine_size, is_homogeneous,
-       matching_mode, cuda_device_count, nccl_built, set_cuda_stream
+       matching_mode, set_matching_mode!, mpi_threads_supported,
+       unified_mpi_window_model_supported, suspend!, resume!, is_suspended, cuda_device_count,
+       nccl_built, set_cuda_stream
 export ExponentialGraph, ExponentialTwoGraph, SymmetricExponentialGraph, RingGraph, StarGraph,
        MeshGrid2DGraph, FullyConnectedGraph
 export nranks, weight, in_neighbors, out_neighbors, spectral_gap
@@ -48,6 +50,6 @@ export allreduce, allreduce!, allreduce_async!, bcast, bcast!, bcast_async!, all
 export Window, win_create!, win_free!, win_names, win_put!, win_put_async!, win_accumulate!,
        win_accumulate_async!, win_get!, win_get_async!, win_update!, win_update,
        win_update_then_collect!, win_mutex, win_mutex_acquire, win_mutex_release, win_versions,
-       win_associated_p, set_win_associated_p!, get_win_associated_p
+       win_associated_p, set_win_associated_p!, get_win_associated_p, win_lock, win_is_locked
 
 end  # module BlueFog

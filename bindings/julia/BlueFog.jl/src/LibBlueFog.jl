@@ -69,6 +69,7 @@ const BF_ERR_SHUTDOWN = bf_status(7)
 const BF_ERR_IN_PROGRESS = bf_status(8)
 const BF_ERR_OUT_OF_MEMORY = bf_status(9)
 const BF_ERR_INTERNAL = bf_status(10)
+const BF_ERR_SUSPENDED = bf_status(11)
 
 const bf_matching_mode = Cint
 const BF_MATCHING_DEFAULT = bf_matching_mode(0)
@@ -433,5 +434,18 @@ bf_timeline_start_activity(name, activity) =
 bf_timeline_end_activity(name) =
     ccall((:bf_timeline_end_activity, libbluefog), bf_status,
           (Cstring,), name)
+
+bf_mpi_threads_supported() = ccall((:bf_mpi_threads_supported, libbluefog), Cint, ())
+bf_unified_mpi_window_model_supported() =
+    ccall((:bf_unified_mpi_window_model_supported, libbluefog), Cint, ())
+bf_win_lock(name) = ccall((:bf_win_lock, libbluefog), bf_status, (Cstring,), name)
+bf_win_unlock(name) = ccall((:bf_win_unlock, libbluefog), bf_status, (Cstring,), name)
+bf_win_is_locked(name, locked) =
+    ccall((:bf_win_is_locked, libbluefog), bf_status, (Cstring, Ptr{Cint}), name, locked)
+bf_suspend() = ccall((:bf_suspend, libbluefog), bf_status, ())
+bf_resume() = ccall((:bf_resume, libbluefog), bf_status, ())
+bf_suspended() = ccall((:bf_suspended, libbluefog), Cint, ())
+bf_set_matching_mode(mode) =
+    ccall((:bf_set_matching_mode, libbluefog), bf_status, (bf_matching_mode,), mode)
 
 end  # module LibBlueFog

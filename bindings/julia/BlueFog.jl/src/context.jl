@@ -114,6 +114,39 @@ function matching_mode()
 end
 
 """
+    set_matching_mode!(mode)
+
+Switches every rank to matching `mode` (`:ordered` or `:named`) at run time (BlueFog's
+`set_skip_negotiate_stage`). Collective: every rank calls it at the same point of its global
+operations with the same mode. Throws `BlueFogError` (`BF_ERR_IN_PROGRESS`) while operations are
+in flight; the mode is then unchanged.
+"""
+function set_matching_mode!(mode::Symbol)
+    mode in (:ordered, :named) ||
+        throw(ArgumentError("matching mode must be :ordered or :named, got :$mode"))
+    check(L.bf_set_matching_mode(mode == :ordered ? L.BF_MATCHING_ORDERED : L.BF_MATCHING_NAMED))
+end
+
+"""True if MPI runs at MPI_THREAD_MULTIPLE (other threads may call MPI alongside the engine)."""
+mpi_threads_supported() = L.bf_mpi_threads_supported() == 1
+"""True: windows are served by the engine, which writes peers' data into the one copy of the
+window memory that local reads see (unified, in MPI's terms)."""
+unified_mpi_window_model_supported() = L.bf_unified_mpi_window_model_supported() == 1
+
+"""
+    suspend!()
+
+Suspends this rank's engine: every operation throws `BlueFogError` (`BF_ERR_SUSPENDED`) until
+[`resume!`](@ref); queued work finishes, then the engine thread sleeps (waking every 50 ms while
+windows exist to serve peers' window requests).
+"""
+suspend!() = check(L.bf_suspend())
+"""`resume!()`: ends [`suspend!`](@ref)."""
+resume!() = check(L.bf_resume())
+"""True between [`suspend!`](@ref) and [`resume!`](@ref)."""
+is_suspended() = L.bf_suspended() == 1
+
+"""
     set_topology!(t; weighted = false)
 
 Makes `t` the process topology (copied). Collective: every rank passes the same graph. With

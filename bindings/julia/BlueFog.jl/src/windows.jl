@@ -293,6 +293,35 @@ function win_mutex(f, win::Window; ranks = nothing, for_self::Bool = false)
 end
 
 """
+    win_lock(f, win)
+
+Runs `f()` with this rank's window locked against its peers (BlueFog's `with win_lock(name)`):
+their puts, accumulates and gets of it wait, in arrival order, and are served when `f` returns
+(their operations complete later). This rank's own window operations are not held back.
+
+    win_lock(win) do
+        win.array .= 0   # no peer reads or writes the window meanwhile
+    end
+"""
+function win_lock(f, win::Window)
+    require_open(win)
+    check(L.bf_win_lock(win.name))
+    try
+        return f()
+    finally
+        check(L.bf_win_unlock(win.name))
+    end
+end
+
+"""True while the window is locked by [`win_lock`](@ref)."""
+function win_is_locked(win::Window)
+    require_open(win)
+    locked = Ref{Cint}(0)
+    check(L.bf_win_is_locked(win.name, locked))
+    return locked[] == 1
+end
+
+"""
     win_versions(win) -> Vector{Pair{Int,Int}}
 
 `in_neighbor => version` in ascending rank order: the puts and accumulates received from it, and

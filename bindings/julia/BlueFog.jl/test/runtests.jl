@@ -149,6 +149,49 @@ values(rank) = Float64[rank + 1, 10 * (rank + 1), -rank]
         @test_throws BlueFogError win_update!(win)
     end
 
+    @testset "engine controls" begin
+        @test mpi_threads_supported()
+        @test unified_mpi_window_model_supported()
+        suspend!()
+        @test is_suspended()
+        err = try barrier(); nothing catch e; e end
+        @test err isa BlueFogError && err.name == "BF_ERR_SUSPENDED"
+        resume!()
+        @test allreduce(fill(Float64(r), 2); op = :sum) == fill(n * (n - 1) / 2, 2)
+        initial = matching_mode()
+        set_matching_mode!(:ordered)
+        @test matching_mode() == :ordered
+        @test allreduce(fill(Float64(r), 2); op = :sum) == fill(n * (n - 1) / 2, 2)
+        set_matching_mode!(initial)
+        @test matching_mode() == initial
+
+        # Rank 0 locks its window; the others' puts wait until it unlocks.
+        set_topology!(FullyConnectedGraph(n))
+        win = win_create!(values(r), "jl.lock"; zero_init = true)
+        barrier()
+        if r == 0
+            win_lock(win) do
+                @test win_is_locked(win)
+                barrier()
+                barrier()
+                sleep(0.2)
+                @test all(last.(win_versions(win)) .== 0)
+            end
+            @test !win_is_locked(win)
+        else
+            barrier()
+            handle = win_put_async!(win, win.array; dst_weights = Dict(0 => 1.0))
+            sleep(0.3)
+            @test !isready(handle)
+            barrier()
+            wait(handle)
+        end
+        barrier()
+        r == 0 && @test win_versions(win) == [p => 1 for p in 1:n-1]
+        win_free!(win)
+        set_topology!(ExponentialGraph(n, 2))
+    end
+
     @testset "timeline off" begin
         @test_throws BlueFogError timeline_activity(() -> nothing, "step", "compute")
     end

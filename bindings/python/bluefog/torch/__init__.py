@@ -5,9 +5,8 @@ BlueFog-C engine: the same names, arguments, defaults and errors.
 Differences, on purpose: no operation modifies its input unless asked to (in place); partial
 ``src_weights`` pair each weight with its own rank; changing only a topology's weighted flag
 takes effect; ``broadcast_optimizer_state`` handles None-valued options; the push-sum and
-pull-get optimizers are exported. Names whose engine support does not exist yet (``win_lock``,
-``suspend``/``resume``, the MPI thread-level and window-model queries) are present and raise
-NotImplementedError saying what is missing.
+pull-get optimizers are exported; ``win_lock`` is exported too. ``set_skip_negotiate_stage``
+switches the engine's matching mode collectively at run time.
 """
 from __future__ import annotations
 
@@ -19,7 +18,8 @@ import networkx as nx
 from .. import basics as _basics
 from ..basics import (shutdown, size, local_size, rank, local_rank, machine_size, machine_rank,
                       load_topology, load_machine_topology, in_neighbor_ranks, out_neighbor_ranks,
-                      in_neighbor_machine_ranks, out_neighbor_machine_ranks, is_homogeneous)
+                      in_neighbor_machine_ranks, out_neighbor_machine_ranks, is_homogeneous,
+                      mpi_threads_supported, unified_mpi_window_model_supported, suspend, resume)
 from ..compression import Compression
 from ..timeline import timeline_start_activity, timeline_end_activity, timeline_context
 from ..topology_util import (GetRecvWeights, GetSendWeights, IsRegularGraph,
@@ -43,15 +43,14 @@ from .optimizers import (CommunicationType, DistributedAdaptThenCombineOptimizer
                          DistributedHierarchicalNeighborAllreduceOptimizer,
                          DistributedPushSumOptimizer, DistributedPullGetOptimizer)
 from .topology_util import InferSourceFromDestinationRanks, InferDestinationFromSourceRanks
-from .unavailable import (unified_mpi_window_model_supported, mpi_threads_supported, suspend,
-                          resume)
 from .win_ops import (win_create, win_free, win_update, win_update_then_collect, neighbor_win_put,
                       neighbor_win_put_nonblocking, neighbor_win_get, neighbor_win_get_nonblocking,
                       neighbor_win_accumulate, neighbor_win_accumulate_nonblocking, win_put,
                       win_put_nonblocking, win_get, win_get_nonblocking, win_accumulate,
                       win_accumulate_nonblocking, win_wait, win_poll, win_mutex, get_win_version,
                       get_current_created_window_names, win_associated_p,
-                      turn_on_win_ops_with_associated_p, turn_off_win_ops_with_associated_p)
+                      turn_on_win_ops_with_associated_p, turn_off_win_ops_with_associated_p,
+                      win_lock)
 from .utility import broadcast_parameters, allreduce_parameters, broadcast_optimizer_state
 
 logger = logging.getLogger("bluefog")
@@ -87,23 +86,15 @@ def get_skip_negotiate_stage() -> bool:
 
 
 def set_skip_negotiate_stage(value: bool) -> None:
-    """BlueFog switched negotiation on and off at run time. BlueFog-C chooses its matching mode
-    at ``init`` (``matching=`` or BLUEFOG_MATCHING). Named matching accepts everything ordered
-    matching does, so asking to skip negotiation in named mode only logs a note; asking for
-    negotiation in ordered mode cannot be honored and raises NotImplementedError."""
+    """Switches negotiation off (True: ordered matching, ops run in issue order with no
+    coordination) or on (False: named matching) at run time. Collective, as in BlueFog: every
+    rank calls it with the same value at the same point of its global operations. Before
+    ``init`` it logs an error and does nothing (BlueFog's behavior). RuntimeError if operations
+    are in flight (wait for them first) or if the ranks disagree; the mode is then unchanged."""
     if not _basics.is_initialized():
         logger.error("Cannot set skip negotiate stage before bf.init().")
         return
-    if bool(value) == get_skip_negotiate_stage():
-        return
-    if value:
-        logger.info("set_skip_negotiate_stage(True): the engine keeps named matching (chosen at "
-                    "init; BLUEFOG_MATCHING=ordered selects ordered matching)")
-        return
-    raise NotImplementedError(
-        "set_skip_negotiate_stage(False) needs a run-time switch of the engine's matching mode "
-        "(BlueFog-C chooses it at bf_init); start with bf.init(matching='named') or "
-        "BLUEFOG_MATCHING=named instead")
+    _basics.set_matching_mode("ordered" if value else "named")
 
 
 def is_topo_weighted() -> bool:

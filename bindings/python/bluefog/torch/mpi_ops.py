@@ -14,6 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, TypeVar, Union
 import torch
 
 from .. import basics, ops
+from ..windows import win_lock  # noqa: F401  (BlueFog kept win_lock in mpi_ops)
 from ..compression import CompressionSpec
 from .._native import lib
 
@@ -323,3 +324,4 @@ def pair_gossip(tensor: torch.Tensor, target_rank: int, self_weight: Optional[fl
 def barrier() -> None:
     """Returns once every rank has entered the barrier."""
     ops.barrier()
+

@@ -23,7 +23,7 @@ __all__ = [
     "win_put_nonblocking", "win_get", "win_get_nonblocking", "win_accumulate",
     "win_accumulate_nonblocking", "win_wait", "win_poll", "win_mutex", "get_win_version",
     "get_current_created_window_names", "win_associated_p", "turn_on_win_ops_with_associated_p",
-    "turn_off_win_ops_with_associated_p",
+    "turn_off_win_ops_with_associated_p", "win_lock",
 ]
 
 # BlueFog's window kernels: int32, int64, float32, float64; the engine adds float16.
@@ -34,6 +34,7 @@ DstWeights = Union[Dict[int, float], List[int], None]
 win_wait = windows.win_wait
 win_poll = windows.win_poll
 win_mutex = windows.win_mutex
+win_lock = windows.win_lock
 get_win_version = windows.get_win_version
 get_current_created_window_names = windows.get_current_created_window_names
 win_associated_p = windows.win_associated_p

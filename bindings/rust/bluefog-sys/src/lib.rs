@@ -153,6 +153,8 @@ pub const BF_ERR_IN_PROGRESS: bf_status = 8;
 pub const BF_ERR_OUT_OF_MEMORY: bf_status = 9;
 /// A bug in BlueFog-C.
 pub const BF_ERR_INTERNAL: bf_status = 10;
+/// The engine is suspended (`bf_suspend`); nothing was queued.
+pub const BF_ERR_SUSPENDED: bf_status = 11;
 
 // ---------------------------------------------------------------------------------------------
 // Process model.
@@ -762,4 +764,14 @@ extern "C" {
 
     pub fn bf_timeline_start_activity(name: *const c_char, activity: *const c_char) -> bf_status;
     pub fn bf_timeline_end_activity(name: *const c_char) -> bf_status;
+
+    pub fn bf_mpi_threads_supported() -> c_int;
+    pub fn bf_unified_mpi_window_model_supported() -> c_int;
+    pub fn bf_win_lock(name: *const c_char) -> bf_status;
+    pub fn bf_win_unlock(name: *const c_char) -> bf_status;
+    pub fn bf_win_is_locked(name: *const c_char, locked: *mut c_int) -> bf_status;
+    pub fn bf_suspend() -> bf_status;
+    pub fn bf_resume() -> bf_status;
+    pub fn bf_suspended() -> c_int;
+    pub fn bf_set_matching_mode(mode: bf_matching_mode) -> bf_status;
 }

@@ -346,6 +346,49 @@ impl Context {
         }
     }
 
+    /// Switches every rank's matching mode at run time (BlueFog's `set_skip_negotiate_stage`).
+    /// Collective: every rank calls it at the same point of its global operations, with the same
+    /// mode (`Mismatch` on every rank otherwise). `InProgress` if this rank has operations in
+    /// flight, or on every rank if some rank has global operations waiting; `InvalidArgument`
+    /// for [`MatchingMode::Default`]. The mode is unchanged on failure.
+    pub fn set_matching_mode(&self, mode: MatchingMode) -> Result<()> {
+        let raw = match mode {
+            MatchingMode::Default => sys::BF_MATCHING_DEFAULT,
+            MatchingMode::Ordered => sys::BF_MATCHING_ORDERED,
+            MatchingMode::Named => sys::BF_MATCHING_NAMED,
+        };
+        check(unsafe { sys::bf_set_matching_mode(raw) })
+    }
+
+    /// True if MPI runs at `MPI_THREAD_MULTIPLE`, so other threads may call MPI alongside the
+    /// engine.
+    pub fn mpi_threads_supported(&self) -> bool {
+        unsafe { sys::bf_mpi_threads_supported() == 1 }
+    }
+
+    /// True: windows are served by the engine, which writes peers' data into the one copy of the
+    /// window memory that local reads see (unified, in MPI's terms).
+    pub fn unified_mpi_window_model_supported(&self) -> bool {
+        unsafe { sys::bf_unified_mpi_window_model_supported() == 1 }
+    }
+
+    /// Suspends this rank's engine: every operation fails with [`Status::Suspended`] until
+    /// [`resume`](Self::resume); queued work finishes, then the engine thread sleeps (waking
+    /// every 50 ms while windows exist to serve peers' window requests).
+    pub fn suspend(&self) -> Result<()> {
+        check(unsafe { sys::bf_suspend() })
+    }
+
+    /// Ends [`suspend`](Self::suspend).
+    pub fn resume(&self) -> Result<()> {
+        check(unsafe { sys::bf_resume() })
+    }
+
+    /// True between [`suspend`](Self::suspend) and [`resume`](Self::resume).
+    pub fn is_suspended(&self) -> bool {
+        unsafe { sys::bf_suspended() == 1 }
+    }
+
     /// True if every machine has the same local size and contiguous ranks (hierarchical
     /// operations need it).
     pub fn is_homogeneous(&self) -> bool {

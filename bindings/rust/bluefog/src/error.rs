@@ -29,6 +29,9 @@ pub enum Status {
     OutOfMemory,
     /// A bug in BlueFog-C.
     Internal,
+    /// The engine is suspended ([`Context::suspend`](crate::Context::suspend)); nothing was
+    /// queued.
+    Suspended,
     /// A status code this crate does not know (a newer library).
     Unknown(i32),
 }
@@ -48,6 +51,7 @@ impl Status {
             sys::BF_ERR_IN_PROGRESS => Status::InProgress,
             sys::BF_ERR_OUT_OF_MEMORY => Status::OutOfMemory,
             sys::BF_ERR_INTERNAL => Status::Internal,
+            sys::BF_ERR_SUSPENDED => Status::Suspended,
             other => Status::Unknown(other),
         })
     }
@@ -65,6 +69,7 @@ impl Status {
             Status::InProgress => sys::BF_ERR_IN_PROGRESS,
             Status::OutOfMemory => sys::BF_ERR_OUT_OF_MEMORY,
             Status::Internal => sys::BF_ERR_INTERNAL,
+            Status::Suspended => sys::BF_ERR_SUSPENDED,
             Status::Unknown(code) => code,
         }
     }

@@ -48,7 +48,7 @@ pub use pending::Pending;
 pub use schedule::SendRecv;
 pub use tensor::{Gathered, ManagedTensor};
 pub use topology::{Neighbor, RingStyle, Topology};
-pub use window::{WinOpArgs, WinUpdateArgs, Window, WindowLock};
+pub use window::{PeerLock, WinOpArgs, WinUpdateArgs, Window, WindowLock};
 
 /// The version of the loaded library as `(major, minor, patch)`.
 pub fn version() -> (i32, i32, i32) {

@@ -486,6 +486,22 @@ impl<'c, T: Element> Window<'c, T> {
         })
     }
 
+    /// Locks this rank's window against its peers (`bf_win_lock`): until the guard is dropped,
+    /// their puts, accumulates and gets of it wait, in arrival order, and are served at unlock
+    /// (their operations complete later). This rank's own operations are not held back. Returns
+    /// once no peer's write is half applied. `InvalidArgument` if already locked.
+    pub fn lock_against_peers(&mut self) -> Result<PeerLock<'_, 'c, T>> {
+        check(unsafe { sys::bf_win_lock(self.name.as_ptr()) })?;
+        Ok(PeerLock { name: self.name.clone(), window: self })
+    }
+
+    /// Whether the window is locked against its peers (`bf_win_is_locked`).
+    pub fn is_locked_against_peers(&self) -> Result<bool> {
+        let mut locked: c_int = 0;
+        check(unsafe { sys::bf_win_is_locked(self.name.as_ptr(), &mut locked) })?;
+        Ok(locked != 0)
+    }
+
     /// The in-neighbors of the window in ascending order, each with its version: the puts and
     /// accumulates received from it, and gets done from it, since the last update that read its
     /// buffer.
@@ -572,6 +588,43 @@ impl<T: Element> Drop for Window<'_, T> {
 impl<T: Element> std::fmt::Debug for Window<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Window").field("name", &self.name).field("len", &self.len).finish()
+    }
+}
+
+/// A window locked against its peers' one-sided access, unlocked when dropped; derefs to the
+/// window.
+#[must_use = "the window is unlocked when this guard is dropped"]
+pub struct PeerLock<'w, 'c, T: Element> {
+    window: &'w mut Window<'c, T>,
+    name: CString,
+}
+
+impl<'w, 'c, T: Element> PeerLock<'w, 'c, T> {
+    /// Unlocks now and reports the status (dropping does the same, ignoring it).
+    pub fn unlock(self) -> Result<()> {
+        let result = check(unsafe { sys::bf_win_unlock(self.name.as_ptr()) });
+        std::mem::forget(self);
+        result
+    }
+}
+
+impl<'c, T: Element> Deref for PeerLock<'_, 'c, T> {
+    type Target = Window<'c, T>;
+    fn deref(&self) -> &Window<'c, T> {
+        self.window
+    }
+}
+
+impl<'c, T: Element> DerefMut for PeerLock<'_, 'c, T> {
+    fn deref_mut(&mut self) -> &mut Window<'c, T> {
+        self.window
+    }
+}
+
+impl<T: Element> Drop for PeerLock<'_, '_, T> {
+    fn drop(&mut self) {
+        // SAFETY: the name is a valid C string; an error (window freed) leaves nothing to undo.
+        unsafe { sys::bf_win_unlock(self.name.as_ptr()) };
     }
 }
 
