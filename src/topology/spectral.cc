@@ -41,6 +41,7 @@ class SquareView {
 void Balance(SquareView a) {
   constexpr double kRadix = 2.0;
   constexpr int kMaxSweeps = 200;  // Each accepted scaling shrinks a norm by 5%, so this is ample.
+  constexpr double kMaxScale = 0x1p256;
   const int n = a.n();
   for (int sweep = 0; sweep < kMaxSweeps; ++sweep) {
     bool changed = false;
@@ -53,15 +54,19 @@ void Balance(SquareView a) {
         row_norm += std::abs(a(i, j));
       }
       if (column_norm == 0.0 || row_norm == 0.0) continue;
-      // Find f = 2^k with column_norm * f^2 within a factor kRadix of row_norm.
+      // Entries near DBL_MAX can sum to infinity, which no power of two brings into range (the
+      // search below would never end); such a row is left as it is.
+      if (!std::isfinite(column_norm) || !std::isfinite(row_norm)) continue;
+      // Find f = 2^k with column_norm * f^2 within a factor kRadix of row_norm. f stays within
+      // [1/kMaxScale, kMaxScale] so that scaling never overflows or flushes entries to zero.
       const double original_sum = column_norm + row_norm;
       double scale = 1.0;
       double scaled_column = column_norm;
-      while (scaled_column < row_norm / kRadix) {
+      while (scaled_column < row_norm / kRadix && scale < kMaxScale) {
         scale *= kRadix;
         scaled_column *= kRadix * kRadix;
       }
-      while (scaled_column > row_norm * kRadix) {
+      while (scaled_column > row_norm * kRadix && scale > 1.0 / kMaxScale) {
         scale /= kRadix;
         scaled_column /= kRadix * kRadix;
       }
@@ -306,6 +311,12 @@ Status RealMatrixEigenvalues(int n, std::vector<double> matrix,
   std::vector<std::complex<double>> found;
   found.reserve(n);
   BF_RETURN_IF_ERROR(HessenbergEigenvalues(a, &found));
+  for (const std::complex<double>& value : found) {
+    if (!std::isfinite(value.real()) || !std::isfinite(value.imag())) {
+      return Error(BF_ERR_INTERNAL, "the eigenvalues of a ", n, "x", n,
+                   " matrix overflowed (its entries are too close to the largest double)");
+    }
+  }
   *eigenvalues = std::move(found);
   return Status::Ok();
 }

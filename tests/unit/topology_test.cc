@@ -568,6 +568,33 @@ TEST(Spectral, EigenvaluesOfTinyAndZeroMatrices) {
   for (const auto& value : eigenvalues) EXPECT_EQ(std::abs(value), 0.0);
 }
 
+// Entries near DBL_MAX: the row norms overflow to infinity. Balancing used to search forever for
+// a power of two to scale an infinite norm by (a fuzz finding); now it ends with eigenvalues or a
+// clear error, and never with NaN.
+TEST(Spectral, EntriesNearTheLargestDoubleEndInAnAnswerOrAnError) {
+  const double big = std::numeric_limits<double>::max();
+  // Row-stochastic (summed left to right, big - big + 1 is exactly 1); column 0's off-diagonal
+  // norm is infinite while row 0's is 0.5.
+  const std::vector<double> weights = {0.5,  0.5,  0,   0,  //
+                                       big,  -big, 1,   0,  //
+                                       -big, 0,    big, 1,  //
+                                       0,    0,    0,   1};
+  Topology topology;
+  ASSERT_OK(Topology::FromMatrix(4, weights, &topology));
+  double rho = -1.0;
+  const Status status = topology.SpectralGap(&rho);
+  if (status.ok()) {
+    EXPECT_FALSE(std::isnan(rho));
+  } else {
+    EXPECT_EQ(status.code(), BF_ERR_INTERNAL) << status.message();
+    EXPECT_EQ(rho, -1.0);
+  }
+  std::vector<std::complex<double>> eigenvalues;
+  const Status direct = RealMatrixEigenvalues(4, weights, &eigenvalues);
+  for (const auto& value : eigenvalues) EXPECT_TRUE(std::isfinite(std::abs(value))) << value;
+  if (!direct.ok()) EXPECT_EQ(direct.code(), BF_ERR_INTERNAL) << direct.message();
+}
+
 // ===== C API =====================================================================================
 
 struct TopologyFree {
