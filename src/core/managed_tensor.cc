@@ -14,7 +14,10 @@ struct ManagedStorage {
   DLManagedTensor managed{};
   std::vector<int64_t> shape;
   void* data = nullptr;
-  ~ManagedStorage() { std::free(data); }
+  std::function<void(void*)> release;
+  ~ManagedStorage() {
+    if (release) release(data);
+  }
 };
 
 void DeleteManaged(DLManagedTensor* self) {
@@ -23,19 +26,24 @@ void DeleteManaged(DLManagedTensor* self) {
 
 }  // namespace
 
-DLManagedTensor* NewManagedTensor(DType dtype, const std::vector<int64_t>& shape) {
-  auto storage = std::make_unique<ManagedStorage>();
-  storage->shape = shape;
+size_t CompactBytes(DType dtype, const std::vector<int64_t>& shape) {
   size_t bytes = ElementSize(dtype);
   for (int64_t extent : shape) bytes *= static_cast<size_t>(extent);
-  constexpr size_t kAlignment = 64;
-  const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  storage->data = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
-  if (storage->data == nullptr) throw std::bad_alloc();
+  return bytes;
+}
+
+DLManagedTensor* WrapManagedTensor(DType dtype, const std::vector<int64_t>& shape,
+                                   DLDevice device, void* data,
+                                   std::function<void(void*)> release) {
+  auto storage = std::make_unique<ManagedStorage>();
+  storage->shape = shape;
+  // Owned from here on (nothing below throws); if the lines above throw, the caller still owns it.
+  storage->data = data;
+  storage->release = std::move(release);
 
   DLTensor& tensor = storage->managed.dl_tensor;
   tensor.data = storage->data;
-  tensor.device = {kDLCPU, 0};
+  tensor.device = device;
   tensor.ndim = static_cast<int>(storage->shape.size());
   tensor.dtype = DTypeToDLPack(dtype);
   tensor.shape = storage->shape.data();
@@ -44,6 +52,18 @@ DLManagedTensor* NewManagedTensor(DType dtype, const std::vector<int64_t>& shape
   storage->managed.manager_ctx = storage.get();
   storage->managed.deleter = DeleteManaged;
   return &storage.release()->managed;
+}
+
+DLManagedTensor* NewManagedTensor(DType dtype, const std::vector<int64_t>& shape) {
+  constexpr size_t kAlignment = 64;
+  const size_t bytes = CompactBytes(dtype, shape);
+  const size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
+  void* data = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
+  if (data == nullptr) throw std::bad_alloc();
+  std::unique_ptr<void, void (*)(void*)> owned(data, std::free);  // until wrapped
+  DLManagedTensor* managed = WrapManagedTensor(dtype, shape, {kDLCPU, 0}, data, std::free);
+  (void)owned.release();
+  return managed;
 }
 
 }  // namespace bluefog

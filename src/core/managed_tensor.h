@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "bluefog.h"
@@ -11,8 +12,17 @@
 
 namespace bluefog {
 
+// Bytes of a compact tensor of `dtype` and `shape`.
+size_t CompactBytes(DType dtype, const std::vector<int64_t>& shape);
+
 // Allocates a host tensor of `dtype` and `shape` (64-byte aligned, uninitialized). Throws
 // std::bad_alloc on failure (the api layer maps it to BF_ERR_OUT_OF_MEMORY).
 DLManagedTensor* NewManagedTensor(DType dtype, const std::vector<int64_t>& shape);
+
+// Hands `data` (compact, of `dtype` and `shape`, on `device`) to a DLManagedTensor whose deleter
+// calls `release(data)`.
+DLManagedTensor* WrapManagedTensor(DType dtype, const std::vector<int64_t>& shape,
+                                   DLDevice device, void* data,
+                                   std::function<void(void*)> release);
 
 }  // namespace bluefog

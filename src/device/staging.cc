@@ -3,50 +3,13 @@
 
 #include <vector>
 
-#include "core/dtype.h"
+#include "core/managed_tensor.h"
 
 namespace bluefog {
 
 namespace {
 
 bool OnDevice(const TensorRef& tensor) { return tensor.device.device_type == kDLCUDA; }
-
-// A gather's result in device memory, freed through the runtime by the DLPack deleter.
-struct DeviceResult {
-  DLManagedTensor managed{};
-  std::vector<int64_t> shape;
-  int device = 0;
-  void* data = nullptr;
-  ~DeviceResult() { Devices().FreeDevice(device, data); }
-};
-
-void DeleteDeviceResult(DLManagedTensor* self) {
-  delete static_cast<DeviceResult*>(self->manager_ctx);
-}
-
-// The host result's shape and dtype around `data` on `device`; takes ownership of `data`.
-DLManagedTensor* WrapDeviceResult(const DLTensor& host, int device, void* data) {
-  auto result = std::make_unique<DeviceResult>();
-  result->shape.assign(host.shape, host.shape + host.ndim);
-  result->device = device;
-  result->data = data;
-  DLTensor& tensor = result->managed.dl_tensor;
-  tensor = host;
-  tensor.data = data;
-  tensor.device = {kDLCUDA, device};
-  tensor.shape = result->shape.data();
-  tensor.strides = nullptr;
-  tensor.byte_offset = 0;
-  result->managed.manager_ctx = result.get();
-  result->managed.deleter = DeleteDeviceResult;
-  return &result.release()->managed;
-}
-
-size_t ByteSize(const DLTensor& tensor) {
-  size_t bytes = (tensor.dtype.bits * tensor.dtype.lanes + 7u) / 8u;
-  for (int d = 0; d < tensor.ndim; ++d) bytes *= static_cast<size_t>(tensor.shape[d]);
-  return bytes;
-}
 
 }  // namespace
 
@@ -110,7 +73,8 @@ Status StartCopyOut(Op& op) {
     stage.host_result = *op.managed_out;
     *op.managed_out = nullptr;
     const DLTensor& host = stage.host_result->dl_tensor;
-    const size_t bytes = ByteSize(host);
+    const size_t bytes =
+        CompactBytes(op.in.dtype, std::vector<int64_t>(host.shape, host.shape + host.ndim));
     BF_RETURN_IF_ERROR(devices.AllocateDevice(stage.device, bytes, &stage.device_result));
     return devices.CopyAsync(stage.device, nullptr, stage.device_result, host.data, bytes,
                              &stage.copied);
@@ -130,8 +94,12 @@ Status PollCopy(Op& op, bool* done) {
   }
   stage.phase = DeviceStage::Phase::kDone;
   if (stage.host_result != nullptr) {
-    *op.managed_out =
-        WrapDeviceResult(stage.host_result->dl_tensor, stage.device, stage.device_result);
+    const DLTensor& host = stage.host_result->dl_tensor;
+    const int device = stage.device;
+    *op.managed_out = WrapManagedTensor(
+        op.in.dtype, std::vector<int64_t>(host.shape, host.shape + host.ndim),
+        {kDLCUDA, device}, stage.device_result,
+        [device](void* data) { Devices().FreeDevice(device, data); });
     stage.device_result = nullptr;  // the caller's now
     stage.host_result->deleter(stage.host_result);
     stage.host_result = nullptr;
