@@ -177,19 +177,25 @@ BF_API int bf_is_homogeneous(void);
 
 /* ---------------------------------------------------------------------------------------------
  * GPU tensors (kDLCUDA). Every operation that takes host tensors takes GPU tensors too (windows
- * excepted, for now); `in` and `out` must then be on the same device. In this version they run
- * on page-locked host copies: the engine copies the input to the host on a stream of its own once
- * the work the caller had queued on its stream when issuing the operation has finished (see
- * bf_set_cuda_stream), runs the operation, copies the result back, and completes the handle once
- * that copy has finished, so after bf_wait every stream sees the result. Gathers return results
- * in memory of the input's device. docs/gpu.md says what each build and machine does.
+ * excepted, for now); `in` and `out` must then be on the same device. With NCCL (built with it,
+ * and a GPU), allreduce, broadcast and uncompressed neighbor_allreduce with both tensors on the
+ * device run on the device itself: queued on an NCCL stream behind the work the caller had
+ * queued on its stream when issuing the operation (see bf_set_cuda_stream), ordered the same way
+ * on every rank, one device per rank (the device of its first such operation); the handle
+ * completes once that work has finished. BLUEFOG_<OP>_BY_MPI=1 (ALLREDUCE, BROADCAST,
+ * NEIGHBOR_ALLREDUCE) sends an operation kind through host memory instead. Every other operation,
+ * and all of them without NCCL, runs on page-locked host copies: the engine copies the input to
+ * the host on a stream of its own behind the caller's stream, runs the operation, copies the
+ * result back, and completes the handle once that copy has finished. Either way, after bf_wait
+ * every stream sees the result. Gathers return results in memory of the input's device.
+ * docs/gpu.md says what each build and machine does.
  */
 
 /* The CUDA devices this process can use: 0 when the library was built without CUDA or no device
  * is visible. Needs no bf_init. */
 BF_API int bf_cuda_device_count(void);
-/* 1 if operations on GPU tensors go through NCCL in this build, 0 if they are staged through
- * host memory (see above). */
+/* 1 if this build has the NCCL backend (it then carries the operations named above when a GPU
+ * is visible), 0 if operations on GPU tensors are all staged through host memory. */
 BF_API int bf_nccl_built(void);
 /* GPU tensors the calling thread passes from now on are read only after the work queued on
  * `stream` (a cudaStream_t; NULL, the initial value: the legacy default stream) when each

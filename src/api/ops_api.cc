@@ -147,6 +147,10 @@ Status NeighborAllreduce(const char* fn, const DLTensor* in, DLTensor* out,
   BF_RETURN_IF_ERROR(RequireFloat(fn, op->in, context->layout().rank));
   const PlanRequest request{fn, /*needs_weights=*/true, /*machines=*/false, op->in.num_elements};
   BF_RETURN_IF_ERROR(ResolveNeighborPlan(*context, args, request, &op->neighbor));
+  // The device communicator carries raw tensors; compressed messages take the host path.
+  if (op->neighbor.compression != BF_COMPRESSION_NONE) {
+    BF_RETURN_IF_ERROR(StageOnHostAfterAll(op.get()));
+  }
   return Dispatch(*context, std::move(op), handle);
 }
 

@@ -21,8 +21,11 @@ constexpr auto kSuspendedServicePeriod = std::chrono::milliseconds(50);
 
 // Dynamic neighbor ops that check their plan first run a global allgather, so they need the
 // same cross-rank ordering as global collectives.
+// Ops on the device communicator too: NCCL matches a pair's transfers in posting order, so
+// every rank must run them in the same order.
 bool NeedsGlobalOrder(const Op& op) {
-  return IsGlobal(op.kind) || (op.neighbor.dynamic && op.neighbor.check_topology);
+  return IsGlobal(op.kind) || (op.neighbor.dynamic && op.neighbor.check_topology) ||
+         (op.stage && op.stage->direct);
 }
 
 std::string RankList(const std::vector<int>& ranks) {
@@ -159,6 +162,7 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
   backend_->SetPollHook(nullptr);
   window_service_.reset();
   for (const auto& window : windows_.All()) windows_.Remove(window->name);
+  device_comms_ = {};  // before the MPI communicators the emulation duplicated
   shutdown_status_ = backend_->Shutdown(/*free_communicators=*/everyone_left);
   backend_.reset();
 }
@@ -218,7 +222,7 @@ void Engine::AdvanceDeviceCopies(bool* progressed) {
     }
     std::unique_ptr<Op> op = std::move(copying_out_[i]);
     copying_out_.erase(copying_out_.begin() + static_cast<std::ptrdiff_t>(i));
-    span(*op, "COPY_TO_DEVICE");
+    span(*op, op->stage->direct ? "DEVICE_COMMUNICATE" : "COPY_TO_DEVICE");
     Complete(std::move(op), std::move(status));
     *progressed = true;
   }
@@ -277,6 +281,10 @@ void Engine::RunOrdered(std::unique_ptr<Op> op) {
   Timeline* timeline = timeline_.load(std::memory_order_relaxed);
   if (timeline && matching_mode() == BF_MATCHING_NAMED) {
     timeline->Span(op->name, "NEGOTIATE", op->posted_at, Timeline::Clock::now());
+  }
+  if (op->stage && op->stage->direct) {
+    Status status = RunOnDevice(*op, *backend_, &device_comms_);
+    return Finish(std::move(op), status);  // on success, its device work is in flight
   }
   if (IsGlobal(op->kind)) {
     Status status;
@@ -570,10 +578,10 @@ void Engine::RunReady(std::vector<std::unique_ptr<Op>> ready) {
 void Engine::Finish(std::unique_ptr<Op> op, Status status) {
   if (status.ok() && op->stage && op->stage->phase == DeviceStage::Phase::kRunning) {
     status = StartCopyOut(*op);
-    if (status.ok()) {
-      copying_out_.push_back(std::move(op));
-      return;
-    }
+  }
+  if (status.ok() && op->stage && op->stage->phase == DeviceStage::Phase::kCopyingOut) {
+    copying_out_.push_back(std::move(op));  // completes once its device work is done
+    return;
   }
   Complete(std::move(op), std::move(status));
 }

@@ -20,6 +20,7 @@
 #include "core/op.h"
 #include "core/timeline.h"
 #include "ops/compression.h"
+#include "ops/execute.h"
 #include "window/window.h"
 #include "window/window_service.h"
 
@@ -138,6 +139,7 @@ class Engine {
   std::vector<std::unique_ptr<Op>> active_;             // neighbor ops started, not finished
   std::vector<std::unique_ptr<Op>> window_ops_;         // window ops started, not finished
   std::unique_ptr<WindowService> window_service_;
+  DeviceComms device_comms_;  // created by the first op on the device communicator
   FeedbackStore feedback_;
   std::vector<int> departed_;  // ranks that have announced bf_finalize
   size_t departures_handled_ = 0;

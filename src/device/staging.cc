@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "device/staging.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "core/managed_tensor.h"
+#include "device/device_comm.h"
 
 namespace bluefog {
 
@@ -11,12 +14,60 @@ namespace {
 
 bool OnDevice(const TensorRef& tensor) { return tensor.device.device_type == kDLCUDA; }
 
+bool EnvIsOne(const char* name) {
+  const char* text = std::getenv(name);
+  return text != nullptr && std::strcmp(text, "1") == 0;
+}
+
+// The ops the device communicator runs, each with the original's variable forcing it onto MPI.
+const char* ByMpiVariable(OpKind kind) {
+  switch (kind) {
+    case OpKind::kAllreduce: return "BLUEFOG_ALLREDUCE_BY_MPI";
+    case OpKind::kBroadcast: return "BLUEFOG_BROADCAST_BY_MPI";
+    case OpKind::kNeighborAllreduce: return "BLUEFOG_NEIGHBOR_ALLREDUCE_BY_MPI";
+    default: return nullptr;
+  }
+}
+
+bool RunsOnDeviceCommunicator(const Op& op) {
+  const char* by_mpi = ByMpiVariable(op.kind);
+  return by_mpi != nullptr && !EnvIsOne(by_mpi) && OnDevice(op.in) && OnDevice(op.out) &&
+         !DeviceCollectivesKind().empty();
+}
+
+// Points op->in/out at page-locked host buffers; the device tensors stay in `stage`.
+Status RedirectToHost(Op* op, DeviceStage* stage) {
+  DeviceRuntime& devices = Devices();
+  if (OnDevice(op->in)) {
+    stage->device_in = op->in;
+    BF_RETURN_IF_ERROR(devices.AllocateHost(op->in.num_bytes(), &stage->host_in));
+    op->in.data = stage->host_in;
+    op->in.device = {kDLCPU, 0};
+  }
+  if (OnDevice(op->out)) {
+    stage->device_out = op->out;
+    if (stage->device_in.data != nullptr && SameMemory(stage->device_in, stage->device_out)) {
+      stage->host_out = stage->host_in;  // in place stays in place
+    } else {
+      BF_RETURN_IF_ERROR(devices.AllocateHost(op->out.num_bytes(), &stage->host_out));
+    }
+    op->out.data = stage->host_out;
+    op->out.device = {kDLCPU, 0};
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 DeviceStage::~DeviceStage() {
   DeviceRuntime& devices = Devices();
   devices.Release(issued);
-  devices.Release(copied);
+  if (comm != nullptr) {
+    comm->Release(copied);
+    comm->ReleaseScratch(scratch);  // an op that failed midway
+  } else {
+    devices.Release(copied);
+  }
   if (host_out != host_in) devices.FreeHost(host_out);
   devices.FreeHost(host_in);
   if (device_result != nullptr) devices.FreeDevice(device, device_result);
@@ -26,32 +77,34 @@ DeviceStage::~DeviceStage() {
 Status StageOnHost(Op* op) {
   const bool in_on_device = OnDevice(op->in), out_on_device = OnDevice(op->out);
   if (!in_on_device && !out_on_device) return Status::Ok();
-  DeviceRuntime& devices = Devices();
   auto stage = std::make_shared<DeviceStage>();
   stage->device = in_on_device ? op->in.device.device_id : op->out.device.device_id;
-  if (in_on_device) {
+  if (RunsOnDeviceCommunicator(*op)) {
+    stage->direct = true;
+    stage->phase = DeviceStage::Phase::kRunning;  // nothing to copy in
     stage->device_in = op->in;
-    BF_RETURN_IF_ERROR(devices.AllocateHost(op->in.num_bytes(), &stage->host_in));
-    op->in.data = stage->host_in;
-    op->in.device = {kDLCPU, 0};
-  }
-  if (out_on_device) {
     stage->device_out = op->out;
-    if (in_on_device && SameMemory(stage->device_in, stage->device_out)) {
-      stage->host_out = stage->host_in;  // in place stays in place
-    } else {
-      BF_RETURN_IF_ERROR(devices.AllocateHost(op->out.num_bytes(), &stage->host_out));
-    }
-    op->out.data = stage->host_out;
-    op->out.device = {kDLCPU, 0};
+  } else {
+    BF_RETURN_IF_ERROR(RedirectToHost(op, stage.get()));
   }
-  BF_RETURN_IF_ERROR(devices.Record(stage->device, CallerStream(), &stage->issued));
+  BF_RETURN_IF_ERROR(Devices().Record(stage->device, CallerStream(), &stage->issued));
   op->stage = std::move(stage);
   return Status::Ok();
 }
 
+Status StageOnHostAfterAll(Op* op) {
+  if (!op->stage || !op->stage->direct) return Status::Ok();
+  DeviceStage& stage = *op->stage;
+  stage.direct = false;
+  stage.phase = DeviceStage::Phase::kCopyingIn;
+  stage.device_in = {};
+  stage.device_out = {};
+  return RedirectToHost(op, &stage);
+}
+
 Status StartCopyIn(Op& op) {
   DeviceStage& stage = *op.stage;
+  if (stage.direct) return Status::Ok();  // the communicator reads the device tensors
   stage.phase = DeviceStage::Phase::kCopyingIn;
   stage.copy_started = std::chrono::steady_clock::now();
   // Without a device input (an output-only device tensor), the copy is empty but still ordered
@@ -86,6 +139,15 @@ Status StartCopyOut(Op& op) {
 
 Status PollCopy(Op& op, bool* done) {
   DeviceStage& stage = *op.stage;
+  if (stage.direct) {
+    BF_RETURN_IF_ERROR(stage.comm->Query(stage.copied, done));
+    if (*done) {
+      stage.phase = DeviceStage::Phase::kDone;
+      stage.comm->ReleaseScratch(stage.scratch);  // engine thread, like the comm's other calls
+      stage.scratch = nullptr;
+    }
+    return Status::Ok();
+  }
   BF_RETURN_IF_ERROR(Devices().Query(stage.copied, done));
   if (!*done) return Status::Ok();
   if (stage.phase == DeviceStage::Phase::kCopyingIn) {

@@ -15,6 +15,8 @@
 
 namespace bluefog {
 
+class DeviceCommunicator;
+
 struct DeviceStage {
   enum class Phase { kCopyingIn, kRunning, kCopyingOut, kDone };
 
@@ -25,6 +27,11 @@ struct DeviceStage {
 
   Phase phase = Phase::kCopyingIn;
   int device = 0;
+  // Runs on the device communicator (device/device_comm.h), on the caller's device memory: no
+  // host buffers, no copies; `copied` is then the communicator's event for the op's work.
+  bool direct = false;
+  DeviceCommunicator* comm = nullptr;  // set when the work is queued (engine thread)
+  void* scratch = nullptr;             // the comm's, for the op's transfers
   TensorRef device_in;   // the caller's GPU tensors (empty when not on the device)
   TensorRef device_out;
   void* host_in = nullptr;   // page-locked, owned
@@ -37,10 +44,15 @@ struct DeviceStage {
   void* device_result = nullptr;
 };
 
-// Caller's thread, after validation: if `op`'s tensors are on a CUDA device, points op->in/out
-// at page-locked host buffers (the device tensors are kept in op->stage) and marks the caller's
-// stream (bf_set_cuda_stream). Host tensors: nothing to do.
+// Caller's thread, after validation: if `op`'s tensors are on a CUDA device, marks the caller's
+// stream (bf_set_cuda_stream) and either leaves them there, for the device communicator, when
+// it runs ops of this kind (DeviceCollectivesKind(); BLUEFOG_<OP>_BY_MPI=1 opts out) and both
+// tensors are on the device, or points op->in/out at page-locked host buffers (the device
+// tensors are kept in op->stage). Host tensors: nothing to do.
 Status StageOnHost(Op* op);
+// For an op left on the device whose arguments turn out to need the host path (compression):
+// stages it through host buffers after all.
+Status StageOnHostAfterAll(Op* op);
 
 // Engine thread. Starts copying the input to the host (behind the caller's stream mark).
 Status StartCopyIn(Op& op);

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/managed_tensor.h"
+#include "device/staging.h"
 #include "ops/agreement.h"
 #include "ops/combine.h"
 #include "ops/execute.h"
@@ -33,7 +34,9 @@ Status RunAllreduce(Op& op, Backend& backend) {
 }
 
 uint64_t AllreduceFusionKey(const Op& op) {
+  // Ops left on the device run on the device communicator, never on a host fusion buffer.
   if (op.kind != OpKind::kAllreduce || !op.invalid_reason.empty()) return 0;
+  if (op.stage && op.stage->direct) return 0;
   return 1 + (static_cast<uint64_t>(op.in.dtype) << 8 | static_cast<uint64_t>(op.reduce_op) << 4 |
               (op.machine_local ? 1u : 0u));
 }

@@ -8,7 +8,9 @@
 #include <vector>
 
 #include "backend/backend.h"
+#include "backend/mpi/mpi_backend.h"
 #include "core/op.h"
+#include "device/device_comm.h"
 
 namespace bluefog {
 
@@ -35,5 +37,14 @@ Status CheckTopologyConsistency(Op& op, Backend& backend);
 Status RunNeighborOpBlocking(Op& op, Backend& backend);
 // Sources whose message has not arrived yet (for the stall watchdog).
 std::vector<int> MissingSources(const Op& op);
+
+// Ops on GPU tensors left on the device (ops/device_ops.cc): agreed on by every rank, then
+// queued on the device communicator of their group, created by the group's first such op.
+// On success the op's stage holds the event of its work (phase kCopyingOut).
+struct DeviceComms {
+  std::unique_ptr<DeviceCommunicator> world;
+  std::unique_ptr<DeviceCommunicator> machine;
+};
+Status RunOnDevice(Op& op, MpiBackend& backend, DeviceComms* comms);
 
 }  // namespace bluefog

@@ -239,6 +239,48 @@ TEST_P(DeviceOps, ManyInFlightWithHostOps) {
   }
 }
 
+// Whether allreduce, broadcast and neighbor_allreduce on GPU tensors run on the device
+// communicator here (NCCL, or its emulation over MPI) rather than through host copies.
+bool DeviceCommunicatorInUse() {
+  if (Emulated()) {
+    const char* text = std::getenv("BLUEFOG_TEST_EMULATED_NCCL");
+    return text != nullptr && std::strcmp(text, "1") == 0;
+  }
+  return bf_nccl_built() == 1;
+}
+
+// One peer per step with weights on both ends (the device communicator's scaling kernel and
+// grouped transfers): out = 0.5 in + the left neighbor's in, scaled by 0.25 at the sender and by
+// 2 at the receiver.
+TEST_P(DeviceOps, DynamicOnePeerWithSrcAndDstWeights) {
+  if (size < 2) GTEST_SKIP() << "needs a peer";
+  const DLDataType type = GetParam();
+  DeviceTensor in(type, {3, 7}), out(type, {3, 7});
+  for (int64_t i = 0; i < in.host.size(); ++i) in.host.Set(i, Value(rank, i));
+  in.Upload();
+  const int right = (rank + 1) % size, left = (rank + size - 1) % size;
+  const double dst_weight = 0.25, src_weight = 2.0;
+  bf_neighbor_args args{};
+  args.struct_size = sizeof(args);
+  args.has_weights = 1;
+  args.self_weight = 0.5;
+  args.src_count = 1;
+  args.src_ranks = &left;
+  args.src_weights = &src_weight;
+  args.dynamic = 1;
+  args.dst_count = 1;
+  args.dst_ranks = &right;
+  args.dst_weights = &dst_weight;
+  for (int step = 0; step < 3; ++step) {
+    ASSERT_BF_OK(bf_neighbor_allreduce(in.get(), out.get(), &args));
+    out.Download();
+    for (int64_t i = 0; i < out.host.size(); ++i) {
+      const double expected = 0.5 * Value(rank, i) + 0.5 * Value(left, i);
+      ASSERT_NEAR(out.host.Get(i), expected, Tolerance(type, expected)) << TypeName(type);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Types, DeviceOps, ::testing::ValuesIn(FloatTypes()),
                          [](const auto& info) { return TypeName(info.param); });
 
@@ -286,7 +328,59 @@ TEST_F(DeviceErrors, WindowsTakeHostTensors) {
 
 TEST_F(DeviceErrors, StreamIsPerThreadAndAccepted) {
   EXPECT_BF_OK(bf_set_cuda_stream(nullptr));
-  EXPECT_EQ(bf_nccl_built(), 0);
+  EXPECT_EQ(bf_nccl_built(), BF_TEST_WITH_NCCL);
+}
+
+// The device communicator is bound to the device of a rank's first op on it: an op on another
+// device fails on every rank, naming it, until BLUEFOG_<OP>_BY_MPI sends that kind through host
+// memory, where any device works.
+TEST_F(DeviceErrors, OneDevicePerRankUnlessByMpi) {
+  if (!DeviceCommunicatorInUse()) GTEST_SKIP() << "GPU tensors are staged through host memory";
+  if (bf_cuda_device_count() < 2) GTEST_SKIP() << "needs two devices";
+  const DLDataType f32{kDLFloat, 32, 1};
+  DeviceTensor first(f32, {6});
+  for (int64_t i = 0; i < first.host.size(); ++i) first.host.Set(i, rank + 1.0);
+  first.Upload();
+  ASSERT_BF_OK(bf_allreduce(first.get(), first.get(), nullptr));  // binds this rank's device
+
+  DeviceTensor other(f32, {6});
+  other.tensor.device.device_id = (TestDevice() + 1) % bf_cuda_device_count();
+  for (int64_t i = 0; i < other.host.size(); ++i) other.host.Set(i, rank + 1.0);
+  other.Upload();
+  ExpectError(bf_allreduce(other.get(), other.get(), nullptr), BF_ERR_UNSUPPORTED,
+              {"on rank " + std::to_string(rank), "device " + std::to_string(TestDevice()),
+               "one device"});
+
+  ASSERT_EQ(setenv("BLUEFOG_ALLREDUCE_BY_MPI", "1", 1), 0);
+  const bf_status staged = bf_allreduce(other.get(), other.get(), nullptr);
+  ASSERT_EQ(unsetenv("BLUEFOG_ALLREDUCE_BY_MPI"), 0);
+  ASSERT_BF_OK(staged);
+  other.Download();
+  const double mean = (bf_size() + 1) / 2.0;
+  for (int64_t i = 0; i < other.host.size(); ++i) EXPECT_EQ(other.host.Get(i), mean);
+}
+
+// Compressed neighbor_allreduce needs the host path's encoders, so with a device communicator it
+// is staged after all (StageOnHostAfterAll): still right.
+TEST_F(DeviceErrors, CompressedNeighborAllreduce) {
+  const DLDataType f32{kDLFloat, 32, 1};
+  bf_topology* exp2 = nullptr;
+  ASSERT_BF_OK(bf_topology_exponential(bf_size(), 2, &exp2));
+  ASSERT_BF_OK(bf_set_topology(exp2, 0));
+  bf_topology_free(exp2);
+  DeviceTensor in(f32, {64}), out(f32, {64});
+  for (int64_t i = 0; i < in.host.size(); ++i) in.host.Set(i, Value(rank, i));
+  in.Upload();
+  bf_neighbor_args args{};
+  args.struct_size = sizeof(args);
+  args.name = "device.compressed";
+  args.compression = BF_COMPRESSION_FLOAT16;
+  ASSERT_BF_OK(bf_neighbor_allreduce(in.get(), out.get(), &args));
+  out.Download();
+  for (int64_t i = 0; i < out.host.size(); ++i) {
+    const double expected = NeighborMean(rank, bf_size(), i);
+    EXPECT_NEAR(out.host.Get(i), expected, 1e-2 * expected) << i;
+  }
 }
 
 #if BF_TEST_WITH_CUDA

@@ -45,6 +45,8 @@ class MpiBackend final : public Backend {
   Status Shutdown(bool free_communicators = true);
 
   const ProcessLayout& layout() const { return layout_; }
+  // The backend's communicator for `group` (the emulated device communicator duplicates it).
+  MPI_Comm communicator(Group group) const { return comm(group); }
 
   int rank(Group group) const override;
   int size(Group group) const override;

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: Apache-2.0
+// Operations on GPU tensors that run on the device communicator (device/device_comm.h): queued
+// on its stream behind the caller's stream mark, completed by the engine when its event is done.
+#include <chrono>
+#include <vector>
+
+#include "device/device_comm.h"
+#include "device/staging.h"
+#include "ops/agreement.h"
+#include "ops/execute.h"
+
+namespace bluefog {
+
+namespace {
+
+// out = self_weight * in + sum of the weighted messages from the sources, each destination
+// sent `in` scaled by its weight: grouped sends and receives into scratch, then one combine.
+Status QueueNeighborAllreduce(Op& op, DeviceCommunicator& comm) {
+  const NeighborPlan& plan = op.neighbor;
+  const DType dtype = op.in.dtype;
+  const size_t count = static_cast<size_t>(op.in.num_elements);
+  const size_t bytes = op.in.num_bytes();
+  auto dst_weight = [&](size_t k) {
+    return k < plan.dst_weights.size() ? plan.dst_weights[k] : 1.0;
+  };
+  size_t slots = plan.src_ranks.size();
+  for (size_t k = 0; k < plan.dst_ranks.size(); ++k) slots += dst_weight(k) != 1.0 ? 1 : 0;
+  const size_t slot_bytes = AlignFused(bytes);
+  DeviceStage& stage = *op.stage;
+  std::byte* scratch = nullptr;
+  if (slots > 0) {
+    BF_RETURN_IF_ERROR(comm.AcquireScratch(slots * slot_bytes, &stage.scratch));
+    scratch = static_cast<std::byte*>(stage.scratch);
+  }
+  std::vector<DeviceTransfer> sends, receives;
+  std::vector<const void*> sources;
+  for (size_t k = 0; k < plan.dst_ranks.size(); ++k) {
+    void* data = op.in.data;
+    if (dst_weight(k) != 1.0) {
+      data = scratch;
+      scratch += slot_bytes;
+      BF_RETURN_IF_ERROR(comm.Scale(dtype, data, op.in.data, dst_weight(k), count));
+    }
+    sends.push_back({plan.dst_ranks[k], data, bytes});
+  }
+  for (int source : plan.src_ranks) {
+    receives.push_back({source, scratch, bytes});
+    sources.push_back(scratch);
+    scratch += slot_bytes;
+  }
+  BF_RETURN_IF_ERROR(comm.Exchange(sends, receives));
+  return comm.WeightedCombine(dtype, op.out.data, op.in.data, plan.self_weight, sources,
+                              plan.src_weights, count);
+}
+
+}  // namespace
+
+Status RunOnDevice(Op& op, MpiBackend& backend, DeviceComms* comms) {
+  DeviceStage& stage = *op.stage;
+  const Group group =
+      op.kind == OpKind::kAllreduce && op.machine_local ? Group::kMachine : Group::kWorld;
+  std::unique_ptr<DeviceCommunicator>& comm =
+      group == Group::kWorld ? comms->world : comms->machine;
+  // A rank that cannot run the op joins the agreement as invalid, so that every rank fails
+  // instead of the others waiting in the device communicator for it.
+  Status usable;
+  if (comm && comm->device() != stage.device) {
+    usable = Error(BF_ERR_UNSUPPORTED, OpKindName(op.kind), " '", op.name, "' on rank ",
+                   backend.rank(Group::kWorld), " has its tensors on CUDA device ", stage.device,
+                   ", but this rank's device communicator (", comm->name(),
+                   ") was set up on device ", comm->device(),
+                   " by its first operation; a rank uses one device");
+  }
+  OpDescriptor descriptor = OpDescriptor::For(op);
+  if (!usable.ok()) descriptor.dtype = OpDescriptor::kInvalidArguments;
+  Status agreed = AgreeOnOp(backend, descriptor, Group::kWorld);
+  BF_RETURN_IF_ERROR(usable);
+  BF_RETURN_IF_ERROR(agreed);
+  if (op.kind == OpKind::kNeighborAllreduce && op.neighbor.dynamic && op.neighbor.check_topology) {
+    BF_RETURN_IF_ERROR(CheckTopologyConsistency(op, backend));
+  }
+  // Set up at the first op of the group, which every rank reaches at the same point.
+  if (!comm) BF_RETURN_IF_ERROR(CreateDeviceCommunicator(backend, group, stage.device, &comm));
+
+  stage.comm = comm.get();
+  BF_RETURN_IF_ERROR(comm->WaitFor(stage.issued));
+  switch (op.kind) {
+    case OpKind::kAllreduce:
+      BF_RETURN_IF_ERROR(comm->Allreduce(op.in.data, op.out.data, op.in.num_elements,
+                                         op.in.dtype, op.reduce_op == BF_REDUCE_AVERAGE));
+      break;
+    case OpKind::kBroadcast:
+      BF_RETURN_IF_ERROR(
+          comm->Broadcast(op.in.data, op.out.data, op.in.num_bytes(), op.root_or_peer));
+      break;
+    case OpKind::kNeighborAllreduce:
+      BF_RETURN_IF_ERROR(QueueNeighborAllreduce(op, *comm));
+      break;
+    default:
+      return Error(BF_ERR_INTERNAL, OpKindName(op.kind), " does not run on the device communicator");
+  }
+  BF_RETURN_IF_ERROR(comm->Record(&stage.copied));
+  stage.phase = DeviceStage::Phase::kCopyingOut;  // the device's work is in flight
+  stage.copy_started = std::chrono::steady_clock::now();
+  return Status::Ok();
+}
+
+}  // namespace bluefog
