@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The GPU checks, as one script for a machine with NVIDIA GPUs (docs/gpu.md): configures
-# build-gpu (CUDA required), builds, and runs suite 'gpu' (gtest and pytest on real device
-# memory, at 1 and 2 ranks: with one GPU both ranks share it, which the host-staged path allows)
-# followed by the emulated-device tests. Logs land in build-gpu/meson-logs/. Arguments go to
+# build-gpu (CUDA required; NCCL when found), builds, and runs suite 'gpu' (gtest and pytest on
+# real device memory: 1 rank on the NCCL path, 2 ranks sharing the GPU on the host-staged path,
+# which NCCL does not allow) followed by the emulated-device tests. Logs land in build-gpu/meson-logs/. Arguments go to
 # `meson test` (e.g. --verbose).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

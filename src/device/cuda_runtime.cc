@@ -10,43 +10,12 @@
 #include <unordered_map>
 #include <vector>
 
+#include "device/cuda_util.h"
 #include "device/device.h"
 
 namespace bluefog {
 
 namespace {
-
-Status CudaError(const char* call, cudaError_t error) {
-  (void)cudaGetLastError();  // clear it, so it does not resurface from an unrelated call
-  return Error(BF_ERR_BACKEND, call, " failed: ", cudaGetErrorString(error), " (",
-               static_cast<int>(error), ")");
-}
-
-#define BF_CUDA_RETURN_IF_ERROR(call)                          \
-  do {                                                         \
-    const cudaError_t bf_cuda_error_ = (call);                 \
-    if (bf_cuda_error_ != cudaSuccess) {                       \
-      return CudaError(#call, bf_cuda_error_);                 \
-    }                                                          \
-  } while (0)
-
-// Makes `device` current for the scope, restoring the caller's device after (the caller's thread
-// must not find its current device changed by a BlueFog call).
-class DeviceScope {
- public:
-  explicit DeviceScope(int device) {
-    if (cudaGetDevice(&previous_) != cudaSuccess) previous_ = -1;
-    status_ = previous_ == device ? cudaSuccess : cudaSetDevice(device);
-  }
-  ~DeviceScope() {
-    if (previous_ >= 0) (void)cudaSetDevice(previous_);
-  }
-  cudaError_t status() const { return status_; }
-
- private:
-  int previous_ = -1;
-  cudaError_t status_ = cudaSuccess;
-};
 
 class CudaRuntime final : public DeviceRuntime {
  public:

@@ -564,10 +564,7 @@ TEST(Concurrency, MixedOperationsFromFourThreadsWithHandlesWaitedElsewhere) {
                     "which only the named matching mode allows";
   }
   const int size = bf_size();
-  bf_topology* exp2 = nullptr;
-  ASSERT_BF_OK(bf_topology_exponential(size, 2, &exp2));
-  ASSERT_BF_OK(bf_set_topology(exp2, 0));
-  bf_topology_free(exp2);
+  ASSERT_BF_OK(UseExp2Topology());
 
   const auto start = std::chrono::steady_clock::now();
   ConcurrencyRun run;

@@ -88,10 +88,7 @@ class DeviceOps : public ::testing::TestWithParam<DLDataType> {
       GTEST_SKIP() << "no CUDA device (bf_cuda_device_count() is 0: no GPU visible, or built "
                       "without CUDA); set BLUEFOG_TEST_EMULATED_GPUS=1 to run on emulated ones";
     }
-    bf_topology* exp2 = nullptr;
-    ASSERT_BF_OK(bf_topology_exponential(size, 2, &exp2));
-    ASSERT_BF_OK(bf_set_topology(exp2, 0));
-    bf_topology_free(exp2);
+    ASSERT_BF_OK(UseExp2Topology());
   }
   int rank = bf_rank();
   int size = bf_size();
@@ -364,10 +361,7 @@ TEST_F(DeviceErrors, OneDevicePerRankUnlessByMpi) {
 // is staged after all (StageOnHostAfterAll): still right.
 TEST_F(DeviceErrors, CompressedNeighborAllreduce) {
   const DLDataType f32{kDLFloat, 32, 1};
-  bf_topology* exp2 = nullptr;
-  ASSERT_BF_OK(bf_topology_exponential(bf_size(), 2, &exp2));
-  ASSERT_BF_OK(bf_set_topology(exp2, 0));
-  bf_topology_free(exp2);
+  ASSERT_BF_OK(UseExp2Topology());
   DeviceTensor in(f32, {64}), out(f32, {64});
   for (int64_t i = 0; i < in.host.size(); ++i) in.host.Set(i, Value(rank, i));
   in.Upload();

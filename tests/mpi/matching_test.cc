@@ -34,10 +34,7 @@ double Value(int rank, int index, int64_t i) { return rank * 1000.0 + index + i;
 TEST(NamedMatching, TwoHundredOpsInRandomOrderPerRank) {
   const int rank = bf_rank(), size = bf_size();
   if (bf_matching_mode_in_effect() != BF_MATCHING_NAMED) GTEST_SKIP() << "ordered mode";
-  bf_topology* exp2 = nullptr;
-  ASSERT_BF_OK(bf_topology_exponential(size, 2, &exp2));
-  ASSERT_BF_OK(bf_set_topology(exp2, 0));
-  bf_topology_free(exp2);
+  ASSERT_BF_OK(UseExp2Topology());
 
   constexpr int kOps = 200;
   std::vector<int> order(kOps);

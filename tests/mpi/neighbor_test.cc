@@ -21,10 +21,7 @@ double Value(int rank, int64_t i) { return static_cast<double>(rank + 1) + 0.25 
 class NeighborAllreduce : public ::testing::TestWithParam<DLDataType> {
  protected:
   void SetUp() override {  // every test starts from BlueFog's default topology
-    bf_topology* exp2 = nullptr;
-    ASSERT_BF_OK(bf_topology_exponential(size, 2, &exp2));
-    ASSERT_BF_OK(bf_set_topology(exp2, 0));
-    bf_topology_free(exp2);
+    ASSERT_BF_OK(UseExp2Topology());
   }
   int rank = bf_rank();
   int size = bf_size();
@@ -112,10 +109,7 @@ INSTANTIATE_TEST_SUITE_P(FloatDtypes, NeighborAllreduce, ::testing::ValuesIn(Flo
 // window stress test did.)
 TEST(NeighborStatic, ManyLargeOpsInFlightKeepTheirOwnPayloads) {
   const int rank = bf_rank(), size = bf_size();
-  bf_topology* exp2 = nullptr;
-  ASSERT_BF_OK(bf_topology_exponential(size, 2, &exp2));
-  ASSERT_BF_OK(bf_set_topology(exp2, 0));
-  bf_topology_free(exp2);
+  ASSERT_BF_OK(UseExp2Topology());
   constexpr int kOps = 12;
   constexpr int64_t kElements = 5000;  // 20 KB: above the size packed with the header
   std::vector<std::unique_ptr<HostTensor>> tensors;
@@ -290,10 +284,7 @@ TEST(NeighborMismatch, DifferentSizesFailOnTheReceivers) {
 
 TEST(NeighborAllgather, StaticOrderIsAscendingInNeighbors) {
   const int rank = bf_rank(), size = bf_size();
-  bf_topology* exp2 = nullptr;
-  ASSERT_BF_OK(bf_topology_exponential(size, 2, &exp2));
-  ASSERT_BF_OK(bf_set_topology(exp2, 0));
-  bf_topology_free(exp2);
+  ASSERT_BF_OK(UseExp2Topology());
   for (const DLDataType type : AllTypes()) {
     const int64_t rows = rank % 2 + 1;  // varying first dimension
     HostTensor in(type, {rows, 3});

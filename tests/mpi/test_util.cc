@@ -115,6 +115,15 @@ double Tolerance(DLDataType type, double scale) {
   return relative * (scale < 1 ? 1 : scale);
 }
 
+bf_status UseExp2Topology() {
+  bf_topology* exp2 = nullptr;
+  const bf_status made = bf_topology_exponential(bf_size(), 2, &exp2);
+  if (made != BF_OK) return made;
+  const bf_status set = bf_set_topology(exp2, 0);
+  bf_topology_free(exp2);
+  return set;
+}
+
 std::vector<int> Exp2InNeighbors(int rank, int size) {
   std::vector<int> ranks;
   for (int step = 1; step < size; step *= 2) ranks.push_back(((rank - step) % size + size) % size);

@@ -59,6 +59,10 @@ double Tolerance(DLDataType type, double scale);
 std::vector<int> Exp2InNeighbors(int rank, int size);
 std::vector<int> Exp2OutNeighbors(int rank, int size);
 
+// Sets BlueFog's default topology, exponential-2 over every rank (unweighted), as most tests
+// start from. Collective, like bf_set_topology.
+bf_status UseExp2Topology();
+
 #define EXPECT_BF_OK(call) EXPECT_EQ((call), BF_OK) << bf_last_error()
 #define ASSERT_BF_OK(call) ASSERT_EQ((call), BF_OK) << bf_last_error()
 

@@ -14,10 +14,7 @@ namespace {
 class Validation : public ::testing::Test {
  protected:
   void SetUp() override {
-    bf_topology* exp2 = nullptr;
-    ASSERT_BF_OK(bf_topology_exponential(size, 2, &exp2));
-    ASSERT_BF_OK(bf_set_topology(exp2, 0));
-    bf_topology_free(exp2);
+    ASSERT_BF_OK(UseExp2Topology());
   }
   int rank = bf_rank();
   int size = bf_size();

@@ -110,10 +110,7 @@ std::vector<int> Subset(const std::vector<int>& ranks, std::mt19937& rng) {
 
 TEST(WindowStress, RandomOperationsKeepMassCountsAndCopies) {
   const int rank = bf_rank(), size = bf_size();
-  bf_topology* exp2 = nullptr;
-  ASSERT_BF_OK(bf_topology_exponential(size, 2, &exp2));
-  ASSERT_BF_OK(bf_set_topology(exp2, 0));
-  bf_topology_free(exp2);
+  ASSERT_BF_OK(UseExp2Topology());
   const std::vector<int> in = Exp2InNeighbors(rank, size), out = Exp2OutNeighbors(rank, size);
   const unsigned seed = static_cast<unsigned>(EnvInt("BF_STRESS_SEED", 2024)) + 7919u * rank;
   std::mt19937 rng(seed);

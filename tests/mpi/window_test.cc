@@ -104,10 +104,7 @@ bool HasText(const std::string& message, const std::string& part) {
 class Window : public ::testing::Test {
  protected:
   void SetUp() override {  // every test starts from BlueFog's default topology, p off
-    bf_topology* exp2 = nullptr;
-    ASSERT_BF_OK(bf_topology_exponential(size, 2, &exp2));
-    ASSERT_BF_OK(bf_set_topology(exp2, 0));
-    bf_topology_free(exp2);
+    ASSERT_BF_OK(UseExp2Topology());
     ASSERT_BF_OK(bf_set_win_associated_p(0));
   }
   // Frees what a test left behind (after a failure); the tensors outlive their windows because
