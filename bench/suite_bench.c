@@ -19,7 +19,6 @@
 #include "bluefog.h"
 
 enum { kMaxSizes = 32, kTag = 91 };
-static const size_t kBandwidthFromBytes = (size_t)1 << 20;  // ratio targets apply from 1 MiB up
 static const size_t kLatencyBytes = 8;                      // latency target: ours <= raw + 10 us
 static const double kLatencySlackUs = 10.0;
 
@@ -55,8 +54,10 @@ typedef struct case_state {
 typedef struct bench_case {
   const char *name;
   const char *reference;  // what "raw" is, for the table
-  double ratio_target;    // raw/ours must reach this from kBandwidthFromBytes up (0: none)
+  double ratio_target;    // raw/ours must reach this from ratio_from_bytes up (0: none)
   int min_bytes;          // smaller sizes are skipped
+  size_t ratio_from_bytes;
+  size_t fixed_bytes;     // nonzero: run once at this size instead of the size sweep
   int (*applies)(const case_state *s);
   void (*setup)(case_state *s);
   double (*ours)(case_state *s);  // seconds on this rank
@@ -408,24 +409,58 @@ static void CheckOverlap(case_state *s) {
 
 static double OverlapBusBytes(const case_state *s) { return AllreduceBusBytes(s); }
 
+// ---- fusion: 100 async neighbor_allreduce calls of 4 KiB vs one raw 400 KiB exchange ---------
+
+enum { kFusedCalls = 100, kFusedElements = 1024 };
+
+static double FusionOurs(case_state *s) {
+  int64_t shape[1] = {kFusedElements};
+  DLTensor in[kFusedCalls], out[kFusedCalls];
+  bf_handle handles[kFusedCalls];
+  char names[kFusedCalls][32];
+  bf_neighbor_args args[kFusedCalls];
+  for (int k = 0; k < kFusedCalls; ++k) {
+    in[k] = Tensor(s->in + (size_t)k * kFusedElements, shape);
+    out[k] = Tensor(s->out_ours + (size_t)k * kFusedElements, shape);
+    snprintf(names[k], sizeof names[k], "suite.fusion.%d", k);
+    memset(&args[k], 0, sizeof args[k]);
+    args[k].struct_size = sizeof args[k];
+    args[k].name = names[k];
+  }
+  Barrier();
+  const double start = MPI_Wtime();
+  for (int k = 0; k < kFusedCalls; ++k) {
+    CHECK_BF(bf_neighbor_allreduce_async(&in[k], &out[k], &args[k], &handles[k]));
+  }
+  for (int k = 0; k < kFusedCalls; ++k) CHECK_BF(bf_wait(handles[k], -1));
+  const double seconds = MPI_Wtime() - start;
+  for (int k = 0; k < kFusedCalls; ++k) CHECK_BF(bf_handle_free(handles[k]));
+  return seconds;
+}
+
 // ---- the cases ---------------------------------------------------------------------------------
 
+// Ratio targets apply from 1 MiB up (the bandwidth range), fusion's at its one size.
+#define MIB ((size_t)1 << 20)
 static const bench_case kCases[] = {
-    {"one_peer_exp2", "MPI_Sendrecv + weighted sum", 0.90, 0, NeedsTwo, NoSetup, OnePeerOurs,
-     OnePeerRaw, CheckNeighborOutputs, OnePeerBusBytes},
-    {"static_exp2", "MPI_Isend/Irecv + weighted sum", 0.85, 0, NeedsTwo, StaticSetup, StaticOurs,
-     StaticRaw, CheckNeighborOutputs, StaticBusBytes},
-    {"allreduce", "MPI_Allreduce", 0.95, 0, Always, NoSetup, AllreduceOurs, AllreduceRaw,
+    {"one_peer_exp2", "MPI_Sendrecv + weighted sum", 0.90, 0, MIB, 0, NeedsTwo, NoSetup,
+     OnePeerOurs, OnePeerRaw, CheckNeighborOutputs, OnePeerBusBytes},
+    {"static_exp2", "MPI_Isend/Irecv + weighted sum", 0.85, 0, MIB, 0, NeedsTwo, StaticSetup,
+     StaticOurs, StaticRaw, CheckNeighborOutputs, StaticBusBytes},
+    {"allreduce", "MPI_Allreduce", 0.95, 0, MIB, 0, Always, NoSetup, AllreduceOurs, AllreduceRaw,
      CheckAllreduce, AllreduceBusBytes},
-    {"broadcast", "MPI_Bcast", 0.95, 0, Always, NoSetup, BroadcastOurs, BroadcastRaw,
+    {"broadcast", "MPI_Bcast", 0.95, 0, MIB, 0, Always, NoSetup, BroadcastOurs, BroadcastRaw,
      CheckBroadcast, BroadcastBusBytes},
-    {"allgather", "MPI_Allgather", 0.95, 0, Always, NoSetup, AllgatherOurs, AllgatherRaw,
+    {"allgather", "MPI_Allgather", 0.95, 0, MIB, 0, Always, NoSetup, AllgatherOurs, AllgatherRaw,
      CheckAllgather, AllgatherBusBytes},
-    {"hierarchical", "sum of its 3 phases alone (raw MPI)", 1.0 / 1.15, 0, HierarchicalApplies,
-     HierarchicalSetup, HierarchicalOurs, HierarchicalRaw, CheckNeighborOutputs,
-     HierarchicalBusBytes},
-    {"overlap", "max(allreduce alone, compute alone)", 1.0 / 1.15, 65536, OverlapApplies,
+    {"hierarchical", "sum of its 3 phases alone (raw MPI)", 1.0 / 1.15, 0, MIB, 0,
+     HierarchicalApplies, HierarchicalSetup, HierarchicalOurs, HierarchicalRaw,
+     CheckNeighborOutputs, HierarchicalBusBytes},
+    {"overlap", "max(allreduce alone, compute alone)", 1.0 / 1.15, 65536, MIB, 0, OverlapApplies,
      OverlapSetup, OverlapOurs, OverlapRaw, CheckOverlap, OverlapBusBytes},
+    {"fusion_100x4k", "one raw 400 KiB static exp2 exchange", 1.0 / 1.5, 0, 0,
+     (size_t)kFusedCalls * kFusedElements * 4, NeedsTwo, StaticSetup, FusionOurs, StaticRaw,
+     CheckNeighborOutputs, StaticBusBytes},
 };
 enum { kCaseCount = sizeof kCases / sizeof kCases[0] };
 
@@ -526,7 +561,7 @@ static void RunCase(const bench_case *c, case_state *s, const suite_options *opt
     if (s->bytes == kLatencyBytes && !overlap) {
       snprintf(target, sizeof target, "ours <= raw + %.0f us", kLatencySlackUs);
       met = median_diff_us <= kLatencySlackUs ? "true" : "false";
-    } else if (s->bytes >= kBandwidthFromBytes && c->ratio_target > 0) {
+    } else if (s->bytes >= c->ratio_from_bytes && c->ratio_target > 0) {
       snprintf(target, sizeof target, "raw/ours >= %.3f", c->ratio_target);
       met = median_ratio >= c->ratio_target ? "true" : "false";
     }
@@ -590,6 +625,9 @@ int main(int argc, char **argv) {
   for (int k = 0; k < opts.size_count; ++k) {
     if (opts.sizes[k] > largest) largest = opts.sizes[k];
   }
+  for (int c = 0; c < kCaseCount; ++c) {
+    if (kCases[c].fixed_bytes > largest) largest = kCases[c].fixed_bytes;
+  }
   s.in = checked_malloc(largest);
   s.out_ours = checked_malloc(largest);
   s.out_raw = checked_malloc(largest);
@@ -599,8 +637,9 @@ int main(int argc, char **argv) {
   s.scratch = checked_malloc(largest * (size_t)slots);
   for (int c = 0; c < kCaseCount; ++c) {
     if (!Selected(&opts, kCases[c].name)) continue;
-    for (int k = 0; k < opts.size_count; ++k) {
-      s.bytes = opts.sizes[k];
+    const int sizes = kCases[c].fixed_bytes > 0 ? 1 : opts.size_count;
+    for (int k = 0; k < sizes; ++k) {
+      s.bytes = kCases[c].fixed_bytes > 0 ? kCases[c].fixed_bytes : opts.sizes[k];
       s.count = s.bytes / 4;
       if (!kCases[c].applies(&s) || s.bytes < (size_t)kCases[c].min_bytes) continue;
       FillInput(&s);
