@@ -152,7 +152,11 @@ def write_report(path: Path, header: list[str], suite: list[dict], fusion: list[
     for ranks in sorted({w["ranks"] for w in win}):
         rows = [w for w in win if w["ranks"] == ranks]
         ok = [w["ratio"] >= WIN_RATIO_TARGET for w in rows]
-        ratios = ", ".join(f"{w['op']} {size_label(w['bytes'])}: {w['ratio']:.2f}" for w in rows)
+        ratios = ", ".join(
+            f"{op} {min(w['ratio'] for w in rows if w['op'] == op):.2f} to "
+            f"{max(w['ratio'] for w in rows if w['op'] == op):.2f}"
+            for op in ("put", "accumulate") if any(w["op"] == op for w in rows))
+        ratios += f" over {size_label(rows[0]['bytes'])} to {size_label(rows[-1]['bytes'])}"
         lines.append(f"| win_put/accumulate | {ranks} | - | {ratios} (>= 0.8) | "
                      f"{sum(ok)} of {len(ok)} |")
     lines.append("")
