@@ -19,7 +19,7 @@
 #include "bluefog.h"
 
 enum { kMaxSizes = 32, kTag = 91 };
-static const size_t kLatencyBytes = 8;                      // latency target: ours <= raw + 10 us
+static const size_t kLatencyBytes = 8;  // latency target: ours <= raw + 10 us
 static const double kLatencySlackUs = 10.0;
 
 typedef struct suite_options {
@@ -57,7 +57,7 @@ typedef struct bench_case {
   double ratio_target;    // raw/ours must reach this from ratio_from_bytes up (0: none)
   int min_bytes;          // smaller sizes are skipped
   size_t ratio_from_bytes;
-  size_t fixed_bytes;     // nonzero: run once at this size instead of the size sweep
+  size_t fixed_bytes;  // nonzero: run once at this size instead of the size sweep
   int (*applies)(const case_state *s);
   void (*setup)(case_state *s);
   double (*ours)(case_state *s);  // seconds on this rank
@@ -176,8 +176,8 @@ static void ExchangeAndCombine(case_state *s, const float *in, float *out, MPI_C
   const int n = (int)s->count;
   int r = 0;
   for (int k = 0; k < s->in_count; ++k) {
-    CHECK_MPI(MPI_Irecv(s->scratch + (size_t)k * s->count, n, MPI_FLOAT, s->in_ranks[k], kTag,
-                        comm, &s->requests[r++]));
+    CHECK_MPI(MPI_Irecv(s->scratch + (size_t)k * s->count, n, MPI_FLOAT, s->in_ranks[k], kTag, comm,
+                        &s->requests[r++]));
   }
   for (int k = 0; k < s->out_count; ++k) {
     CHECK_MPI(MPI_Isend(in, n, MPI_FLOAT, s->out_ranks[k], kTag, comm, &s->requests[r++]));
@@ -383,8 +383,7 @@ static void OverlapSetup(case_state *s) {
     iterations *= s->op_alone_s / (s->compute_alone_s > 0 ? s->compute_alone_s : 1e-9);
   }
   s->op_alone_s = s->compute_alone_s = 0;
-  CHECK_MPI(
-      MPI_Allreduce(s->in, s->out_raw, (int)s->count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
+  CHECK_MPI(MPI_Allreduce(s->in, s->out_raw, (int)s->count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD));
 }
 
 static double OverlapOurs(case_state *s) {
@@ -422,7 +421,7 @@ static double OverlapBusBytes(const case_state *s) { return AllreduceBusBytes(s)
 
 // ---- fusion: 100 async neighbor_allreduce calls of 4 KiB vs one raw 400 KiB exchange ---------
 
-enum { kFusedCalls = 100, kFusedElements = 1024 };
+enum { kFusedCalls = 100, kFusedElements = 1024, kFusedBytes = kFusedCalls * kFusedElements * 4 };
 
 static double FusionOurs(case_state *s) {
   int64_t shape[1] = {kFusedElements};
@@ -469,9 +468,8 @@ static const bench_case kCases[] = {
      CheckNeighborOutputs, HierarchicalBusBytes},
     {"overlap", "max(allreduce alone, compute alone)", 1.0 / 1.15, 65536, MIB, 0, OverlapApplies,
      OverlapSetup, OverlapOurs, OverlapRaw, CheckOverlap, OverlapBusBytes},
-    {"fusion_100x4k", "one raw 400 KiB static exp2 exchange", 1.0 / 1.5, 0, 0,
-     (size_t)kFusedCalls * kFusedElements * 4, NeedsTwo, StaticSetup, FusionOurs, StaticRaw,
-     CheckNeighborOutputs, StaticBusBytes},
+    {"fusion_100x4k", "one raw 400 KiB static exp2 exchange", 1.0 / 1.5, 0, 0, kFusedBytes,
+     NeedsTwo, StaticSetup, FusionOurs, StaticRaw, CheckNeighborOutputs, StaticBusBytes},
 };
 enum { kCaseCount = sizeof kCases / sizeof kCases[0] };
 
@@ -577,12 +575,13 @@ static void RunCase(const bench_case *c, case_state *s, const suite_options *opt
       met = median_ratio >= c->ratio_target ? "true" : "false";
     }
     const double bus = c->bus_bytes(s);
-    printf("{\"case\": \"%s\", \"reference\": \"%s\", \"ranks\": %d, \"bytes\": %zu, "
-           "\"reps\": %d, \"ours_us\": %.3f, \"raw_us\": %.3f, \"ratio\": %.4f, "
-           "\"diff_us\": %.3f, \"busbw_ours_gbps\": %.4f, \"busbw_raw_gbps\": %.4f, "
-           "\"target\": \"%s\", \"met\": %s, \"checked\": true",
-           c->name, c->reference, s->size, s->bytes, reps, ours_s * 1e6, raw_s * 1e6,
-           median_ratio, median_diff_us, bus / ours_s / 1e9, bus / raw_s / 1e9, target, met);
+    printf(
+        "{\"case\": \"%s\", \"reference\": \"%s\", \"ranks\": %d, \"bytes\": %zu, "
+        "\"reps\": %d, \"ours_us\": %.3f, \"raw_us\": %.3f, \"ratio\": %.4f, "
+        "\"diff_us\": %.3f, \"busbw_ours_gbps\": %.4f, \"busbw_raw_gbps\": %.4f, "
+        "\"target\": \"%s\", \"met\": %s, \"checked\": true",
+        c->name, c->reference, s->size, s->bytes, reps, ours_s * 1e6, raw_s * 1e6, median_ratio,
+        median_diff_us, bus / ours_s / 1e9, bus / raw_s / 1e9, target, met);
     if (overlap) {
       printf(", \"op_alone_us\": %.3f, \"compute_alone_us\": %.3f", op_alone / reps * 1e6,
              compute_alone / reps * 1e6);
