@@ -59,6 +59,8 @@ class DeviceCommunicator {
                            bool average) = 0;
   // Every rank's out = the root's in (in is read on the root only; out may equal in).
   virtual Status Broadcast(const void* in, void* out, size_t bytes, int root) = 0;
+  // Every rank's out = the ranks' inputs back to back, rank r contributing bytes_per_rank[r].
+  virtual Status Allgatherv(const void* in, void* out, std::span<const size_t> bytes_per_rank) = 0;
 
   // Kernels on the same stream (ops/combine.h has their host twins): out = self_weight * in +
   // sum_k weights[k] * sources[k] (16-bit floats accumulate in float32; out may equal in), and

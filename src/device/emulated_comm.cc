@@ -120,6 +120,30 @@ class EmulatedCommunicator final : public DeviceCommunicator {
         [this](bool* done) { return TestRequests(done); });
   }
 
+  Status Allgatherv(const void* in, void* out, std::span<const size_t> bytes_per_rank) override {
+    std::vector<int> counts, displacements;
+    size_t total = 0;
+    for (size_t bytes : bytes_per_rank) {
+      if (total + bytes > static_cast<size_t>(INT_MAX)) {
+        return Error(BF_ERR_UNSUPPORTED, "the emulated device communicator gathers at most ",
+                     INT_MAX, " bytes");
+      }
+      counts.push_back(static_cast<int>(bytes));
+      displacements.push_back(static_cast<int>(total));
+      total += bytes;
+    }
+    return Queue(
+        [this, in, out, counts = std::move(counts),
+         displacements = std::move(displacements)]() -> Status {
+          requests_.push_back(MPI_REQUEST_NULL);
+          BF_MPI_CHECK(MPI_Iallgatherv(in, counts[static_cast<size_t>(rank_)], MPI_BYTE, out,
+                                       counts.data(), displacements.data(), MPI_BYTE, comm_,
+                                       &requests_.back()));
+          return Status::Ok();
+        },
+        [this](bool* done) { return TestRequests(done); });
+  }
+
   Status WeightedCombine(DType dtype, void* out, const void* in, double self_weight,
                          std::span<const void* const> sources, std::span<const double> weights,
                          size_t count) override {

@@ -7,6 +7,7 @@
 #include <nccl.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <string>
 
 #include "device/cuda_util.h"
@@ -122,6 +123,28 @@ class NcclCommunicator final : public DeviceCommunicator {
     DeviceScope scope(device());
     BF_CUDA_RETURN_IF_ERROR(scope.status());
     BF_NCCL_RETURN_IF_ERROR(ncclBroadcast(in, out, bytes, ncclUint8, root, comm_, stream_));
+    return Status::Ok();
+  }
+
+  // NCCL's allgather takes equal counts; varying ones are a broadcast from each rank, grouped.
+  Status Allgatherv(const void* in, void* out, std::span<const size_t> bytes_per_rank) override {
+    DeviceScope scope(device());
+    BF_CUDA_RETURN_IF_ERROR(scope.status());
+    BF_NCCL_RETURN_IF_ERROR(ncclGroupStart());
+    ncclResult_t posted = ncclSuccess;
+    size_t offset = 0;
+    for (size_t root = 0; root < bytes_per_rank.size(); ++root) {
+      const size_t bytes = bytes_per_rank[root];
+      if (posted == ncclSuccess && bytes > 0) {
+        posted = ncclBroadcast(static_cast<int>(root) == rank_ ? in : nullptr,
+                               static_cast<std::byte*>(out) + offset, bytes, ncclUint8,
+                               static_cast<int>(root), comm_, stream_);
+      }
+      offset += bytes;
+    }
+    const ncclResult_t ended = ncclGroupEnd();
+    BF_NCCL_RETURN_IF_ERROR(posted);
+    BF_NCCL_RETURN_IF_ERROR(ended);
     return Status::Ok();
   }
 

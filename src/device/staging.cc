@@ -25,14 +25,18 @@ const char* ByMpiVariable(OpKind kind) {
     case OpKind::kAllreduce: return "BLUEFOG_ALLREDUCE_BY_MPI";
     case OpKind::kBroadcast: return "BLUEFOG_BROADCAST_BY_MPI";
     case OpKind::kNeighborAllreduce: return "BLUEFOG_NEIGHBOR_ALLREDUCE_BY_MPI";
+    case OpKind::kAllgather: return "BLUEFOG_ALLGATHER_BY_MPI";
+    case OpKind::kNeighborAllgather: return "BLUEFOG_NEIGHBOR_ALLGATHER_BY_MPI";
     default: return nullptr;
   }
 }
 
 bool RunsOnDeviceCommunicator(const Op& op) {
   const char* by_mpi = ByMpiVariable(op.kind);
-  return by_mpi != nullptr && !EnvIsOne(by_mpi) && OnDevice(op.in) && OnDevice(op.out) &&
-         !DeviceCollectivesKind().empty();
+  // Gathers have no `out`: their result is allocated on the input's device.
+  const bool gather = op.kind == OpKind::kAllgather || op.kind == OpKind::kNeighborAllgather;
+  return by_mpi != nullptr && !EnvIsOne(by_mpi) && OnDevice(op.in) &&
+         (gather || OnDevice(op.out)) && !DeviceCollectivesKind().empty();
 }
 
 // Points op->in/out at page-locked host buffers; the device tensors stay in `stage`.
@@ -145,6 +149,13 @@ Status PollCopy(Op& op, bool* done) {
       stage.phase = DeviceStage::Phase::kDone;
       stage.comm->ReleaseScratch(stage.scratch);  // engine thread, like the comm's other calls
       stage.scratch = nullptr;
+      if (stage.device_result != nullptr) {  // a gather's result, now the caller's
+        const int device = stage.device;
+        *op.managed_out = WrapManagedTensor(
+            op.in.dtype, stage.result_shape, {kDLCUDA, device}, stage.device_result,
+            [device](void* data) { Devices().FreeDevice(device, data); });
+        stage.device_result = nullptr;
+      }
     }
     return Status::Ok();
   }

@@ -8,7 +8,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "core/op.h"
 #include "device/device.h"
@@ -39,9 +41,11 @@ struct DeviceStage {
   DeviceEvent issued = nullptr;  // the caller's stream when the op was issued
   DeviceEvent copied = nullptr;  // the copy in flight (in, then out)
   std::chrono::steady_clock::time_point copy_started;  // for the timeline
-  // Gathers: the engine's host result, and the device memory it is being copied to.
+  // Gathers: the engine's host result, and the device memory it is being copied to (direct:
+  // the device memory the communicator gathers into, and the result's shape).
   DLManagedTensor* host_result = nullptr;
   void* device_result = nullptr;
+  std::vector<int64_t> result_shape;
 };
 
 // Caller's thread, after validation: if `op`'s tensors are on a CUDA device, marks the caller's

@@ -2,6 +2,7 @@
 // Operations on GPU tensors that run on the device communicator (device/device_comm.h): queued
 // on its stream behind the caller's stream mark, completed by the engine when its event is done.
 #include <chrono>
+#include <cstddef>
 #include <vector>
 
 #include "device/device_comm.h"
@@ -53,6 +54,44 @@ Status QueueNeighborAllreduce(Op& op, DeviceCommunicator& comm) {
                               plan.src_weights, count);
 }
 
+// Gathers: the result goes into device memory allocated here for the rows every rank contributes
+// (`all`: each rank's agreed descriptor); the stage hands it to the caller once the work is done.
+Status QueueGather(Op& op, DeviceCommunicator& comm, const std::vector<OpDescriptor>& all) {
+  DeviceStage& stage = *op.stage;
+  const size_t row_bytes = static_cast<size_t>(op.in.row_elements()) * ElementSize(op.in.dtype);
+  auto bytes_of = [&](int rank) { return static_cast<size_t>(all[rank].rows) * row_bytes; };
+  std::vector<int> contributors;  // in the order of the result
+  if (op.kind == OpKind::kAllgather) {
+    for (int rank = 0; rank < static_cast<int>(all.size()); ++rank) contributors.push_back(rank);
+  } else {
+    contributors = op.neighbor.src_ranks;
+  }
+  int64_t total_rows = 0;
+  size_t total_bytes = 0;
+  for (int rank : contributors) {
+    total_rows += all[rank].rows;
+    total_bytes += bytes_of(rank);
+  }
+  stage.result_shape = op.in.shape;
+  stage.result_shape[0] = total_rows;
+  BF_RETURN_IF_ERROR(Devices().AllocateDevice(stage.device, total_bytes, &stage.device_result));
+  if (op.kind == OpKind::kAllgather) {
+    std::vector<size_t> bytes_per_rank;
+    for (int rank : contributors) bytes_per_rank.push_back(bytes_of(rank));
+    return comm.Allgatherv(op.in.data, stage.device_result, bytes_per_rank);
+  }
+  std::vector<DeviceTransfer> sends, receives;
+  for (int destination : op.neighbor.dst_ranks) {
+    sends.push_back({destination, op.in.data, op.in.num_bytes()});
+  }
+  auto* cursor = static_cast<std::byte*>(stage.device_result);
+  for (int source : contributors) {
+    receives.push_back({source, cursor, bytes_of(source)});
+    cursor += bytes_of(source);
+  }
+  return comm.Exchange(sends, receives);
+}
+
 }  // namespace
 
 Status RunOnDevice(Op& op, MpiBackend& backend, DeviceComms* comms) {
@@ -71,12 +110,24 @@ Status RunOnDevice(Op& op, MpiBackend& backend, DeviceComms* comms) {
                    ") was set up on device ", comm->device(),
                    " by its first operation; a rank uses one device");
   }
+  const bool gather = op.kind == OpKind::kAllgather || op.kind == OpKind::kNeighborAllgather;
   OpDescriptor descriptor = OpDescriptor::For(op);
+  if (op.kind == OpKind::kNeighborAllgather) {
+    // Described as an allgather's (rows may differ; the rest must agree): receivers size their
+    // slots from the rows every rank reports here, where the host path reads message headers.
+    descriptor.elements = op.in.row_elements();
+    descriptor.rows = op.in.shape.empty() ? 1 : op.in.shape[0];
+    descriptor.flags = static_cast<int64_t>(op.in.shape.size());
+  }
   if (!usable.ok()) descriptor.dtype = OpDescriptor::kInvalidArguments;
-  Status agreed = AgreeOnOp(backend, descriptor, Group::kWorld);
+  std::vector<OpDescriptor> all;
+  Status agreed = gather ? AgreeAndGather(backend, descriptor, Group::kWorld, &all)
+                         : AgreeOnOp(backend, descriptor, Group::kWorld);
   BF_RETURN_IF_ERROR(usable);
   BF_RETURN_IF_ERROR(agreed);
-  if (op.kind == OpKind::kNeighborAllreduce && op.neighbor.dynamic && op.neighbor.check_topology) {
+  const bool neighbor =
+      op.kind == OpKind::kNeighborAllreduce || op.kind == OpKind::kNeighborAllgather;
+  if (neighbor && op.neighbor.dynamic && op.neighbor.check_topology) {
     BF_RETURN_IF_ERROR(CheckTopologyConsistency(op, backend));
   }
   // Set up at the first op of the group, which every rank reaches at the same point.
@@ -95,6 +146,10 @@ Status RunOnDevice(Op& op, MpiBackend& backend, DeviceComms* comms) {
       break;
     case OpKind::kNeighborAllreduce:
       BF_RETURN_IF_ERROR(QueueNeighborAllreduce(op, *comm));
+      break;
+    case OpKind::kAllgather:
+    case OpKind::kNeighborAllgather:
+      BF_RETURN_IF_ERROR(QueueGather(op, *comm, all));
       break;
     default:
       return Error(BF_ERR_INTERNAL, OpKindName(op.kind), " does not run on the device communicator");
