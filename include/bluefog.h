@@ -179,11 +179,12 @@ BF_API int bf_is_homogeneous(void);
  * GPU tensors (kDLCUDA). Every operation that takes host tensors takes GPU tensors too (windows
  * excepted, for now); `in` and `out` must then be on the same device. With NCCL (built with it,
  * and a GPU), allreduce, broadcast, allgather, neighbor_allgather and uncompressed
- * neighbor_allreduce on device tensors run on the device itself: queued on an NCCL stream behind the work the caller had
+ * neighbor_allreduce and hierarchical_neighbor_allreduce on device tensors run on the device: queued on an NCCL stream behind the work the caller had
  * queued on its stream when issuing the operation (see bf_set_cuda_stream), ordered the same way
  * on every rank, one device per rank (the device of its first such operation); the handle
  * completes once that work has finished. BLUEFOG_<OP>_BY_MPI=1 (ALLREDUCE, BROADCAST, ALLGATHER,
- * NEIGHBOR_ALLGATHER, NEIGHBOR_ALLREDUCE) sends an operation kind through host memory instead. Every other operation,
+ * NEIGHBOR_ALLGATHER, NEIGHBOR_ALLREDUCE, HIERARCHICAL_NEIGHBOR_ALLREDUCE) sends an operation
+ * kind through host memory instead. Every other operation,
  * and all of them without NCCL, runs on page-locked host copies: the engine copies the input to
  * the host on a stream of its own behind the caller's stream, runs the operation, copies the
  * result back, and completes the handle once that copy has finished. Either way, after bf_wait

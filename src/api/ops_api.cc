@@ -177,6 +177,9 @@ Status HierarchicalNeighborAllreduce(const char* fn, const DLTensor* in, DLTenso
     }
     const PlanRequest request{fn, /*needs_weights=*/true, /*machines=*/true, op->in.num_elements};
     BF_RETURN_IF_ERROR(ResolveNeighborPlan(*context, args, request, &op->neighbor));
+    if (op->neighbor.compression != BF_COMPRESSION_NONE) {
+      BF_RETURN_IF_ERROR(StageOnHostAfterAll(op.get()));  // as in NeighborAllreduce
+    }
     return Status::Ok();
   }();
   if (!prepared.ok()) return FailTogether(OpKind::kHierarchicalNeighborAllreduce, args.name, op, std::move(prepared));

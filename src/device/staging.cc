@@ -27,6 +27,9 @@ const char* ByMpiVariable(OpKind kind) {
     case OpKind::kNeighborAllreduce: return "BLUEFOG_NEIGHBOR_ALLREDUCE_BY_MPI";
     case OpKind::kAllgather: return "BLUEFOG_ALLGATHER_BY_MPI";
     case OpKind::kNeighborAllgather: return "BLUEFOG_NEIGHBOR_ALLGATHER_BY_MPI";
+    // Not a variable of the original (whose hierarchical op ran on MPI and NCCL together).
+    case OpKind::kHierarchicalNeighborAllreduce:
+      return "BLUEFOG_HIERARCHICAL_NEIGHBOR_ALLREDUCE_BY_MPI";
     default: return nullptr;
   }
 }

@@ -54,6 +54,82 @@ Status QueueNeighborAllreduce(Op& op, DeviceCommunicator& comm) {
                               plan.src_weights, count);
 }
 
+// hierarchical_neighbor_allreduce, all on the world communicator (no second stream to order
+// against): each machine's ranks send `in` to its root (local rank 0, world rank m * L), which
+// sums them; the roots exchange their sums over the machine plan as neighbor_allreduce does,
+// dividing by L in the same combine; each root sends the result back to its machine.
+Status QueueHierarchical(Op& op, DeviceCommunicator& comm, int local_rank, int local_size) {
+  const NeighborPlan& plan = op.neighbor;
+  const DType dtype = op.in.dtype;
+  const size_t count = static_cast<size_t>(op.in.num_elements);
+  const size_t bytes = op.in.num_bytes();
+  const int root = comm.rank() - local_rank;
+  const bool is_root = local_rank == 0;
+  auto dst_weight = [&](size_t k) {
+    return k < plan.dst_weights.size() ? plan.dst_weights[k] : 1.0;
+  };
+  size_t slots = 0;
+  if (is_root) {
+    slots = static_cast<size_t>(local_size - 1) + plan.src_ranks.size();
+    for (size_t k = 0; k < plan.dst_ranks.size(); ++k) slots += dst_weight(k) != 1.0 ? 1 : 0;
+  }
+  const size_t slot_bytes = AlignFused(bytes);
+  DeviceStage& stage = *op.stage;
+  std::byte* scratch = nullptr;
+  if (slots > 0) {
+    BF_RETURN_IF_ERROR(comm.AcquireScratch(slots * slot_bytes, &stage.scratch));
+    scratch = static_cast<std::byte*>(stage.scratch);
+  }
+  auto next_slot = [&] {
+    std::byte* slot = scratch;
+    scratch += slot_bytes;
+    return slot;
+  };
+  if (!is_root) {
+    const DeviceTransfer to_root{root, op.in.data, bytes};
+    BF_RETURN_IF_ERROR(comm.Exchange({&to_root, 1}, {}));
+    const DeviceTransfer from_root{root, op.out.data, bytes};
+    return comm.Exchange({}, {&from_root, 1});
+  }
+  // The machine's sum, into out.
+  std::vector<DeviceTransfer> receives;
+  std::vector<const void*> parts;
+  for (int peer = root + 1; peer < root + local_size; ++peer) {
+    receives.push_back({peer, next_slot(), bytes});
+    parts.push_back(receives.back().data);
+  }
+  BF_RETURN_IF_ERROR(comm.Exchange({}, receives));
+  const std::vector<double> ones(parts.size(), 1.0);
+  BF_RETURN_IF_ERROR(comm.WeightedCombine(dtype, op.out.data, op.in.data, 1.0, parts, ones, count));
+  // The roots' exchange of machine sums (machine m's root is world rank m * L).
+  std::vector<DeviceTransfer> sends;
+  for (size_t k = 0; k < plan.dst_ranks.size(); ++k) {
+    void* data = op.out.data;
+    if (dst_weight(k) != 1.0) {
+      data = next_slot();
+      BF_RETURN_IF_ERROR(comm.Scale(dtype, data, op.out.data, dst_weight(k), count));
+    }
+    sends.push_back({plan.dst_ranks[k] * local_size, data, bytes});
+  }
+  receives.clear();
+  std::vector<const void*> sources;
+  std::vector<double> weights;
+  for (size_t k = 0; k < plan.src_ranks.size(); ++k) {
+    receives.push_back({plan.src_ranks[k] * local_size, next_slot(), bytes});
+    sources.push_back(receives.back().data);
+    weights.push_back(plan.src_weights[k] / local_size);
+  }
+  BF_RETURN_IF_ERROR(comm.Exchange(sends, receives));
+  BF_RETURN_IF_ERROR(comm.WeightedCombine(dtype, op.out.data, op.out.data,
+                                          plan.self_weight / local_size, sources, weights, count));
+  // Back to the machine.
+  sends.clear();
+  for (int peer = root + 1; peer < root + local_size; ++peer) {
+    sends.push_back({peer, op.out.data, bytes});
+  }
+  return comm.Exchange(sends, {});
+}
+
 // Gathers: the result goes into device memory allocated here for the rows every rank contributes
 // (`all`: each rank's agreed descriptor); the stage hands it to the caller once the work is done.
 Status QueueGather(Op& op, DeviceCommunicator& comm, const std::vector<OpDescriptor>& all) {
@@ -150,6 +226,10 @@ Status RunOnDevice(Op& op, MpiBackend& backend, DeviceComms* comms) {
     case OpKind::kAllgather:
     case OpKind::kNeighborAllgather:
       BF_RETURN_IF_ERROR(QueueGather(op, *comm, all));
+      break;
+    case OpKind::kHierarchicalNeighborAllreduce:
+      BF_RETURN_IF_ERROR(QueueHierarchical(op, *comm, backend.rank(Group::kMachine),
+                                           backend.size(Group::kMachine)));
       break;
     default:
       return Error(BF_ERR_INTERNAL, OpKindName(op.kind), " does not run on the device communicator");

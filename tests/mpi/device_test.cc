@@ -278,6 +278,37 @@ TEST_P(DeviceOps, DynamicOnePeerWithSrcAndDstWeights) {
   }
 }
 
+// Machines of BLUEFOG_NODES_PER_MACHINE ranks (the -machines variants) over an exponential-2
+// machine graph: out = the mean of this machine's and its in-neighbor machines' rank means.
+TEST_P(DeviceOps, HierarchicalNeighborAllreduce) {
+  if (bf_is_homogeneous() != 1) GTEST_SKIP() << "layout is not homogeneous";
+  const int machines = bf_machine_size(), local_size = bf_local_size();
+  bf_topology* exp2 = nullptr;
+  ASSERT_BF_OK(bf_topology_exponential(machines, 2, &exp2));
+  ASSERT_BF_OK(bf_set_machine_topology(exp2, 0));
+  bf_topology_free(exp2);
+  const DLDataType type = GetParam();
+  DeviceTensor in(type, {2, 5}), out(type, {2, 5});
+  for (int64_t i = 0; i < in.host.size(); ++i) in.host.Set(i, Value(rank, i));
+  in.Upload();
+  auto machine_mean = [&](int machine, int64_t i) {
+    double sum = 0;
+    for (int r = machine * local_size; r < (machine + 1) * local_size; ++r) sum += Value(r, i);
+    return sum / local_size;
+  };
+  const std::vector<int> sources = Exp2InNeighbors(bf_machine_rank(), machines);
+  for (DeviceTensor* target : {&out, &in}) {  // out of place, then in place
+    ASSERT_BF_OK(bf_hierarchical_neighbor_allreduce(in.get(), target->get(), nullptr));
+    target->Download();
+    for (int64_t i = 0; i < target->host.size(); ++i) {
+      double expected = machine_mean(bf_machine_rank(), i);
+      for (int m : sources) expected += machine_mean(m, i);
+      expected /= static_cast<double>(sources.size() + 1);
+      EXPECT_NEAR(target->host.Get(i), expected, Tolerance(type, expected)) << TypeName(type);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Types, DeviceOps, ::testing::ValuesIn(FloatTypes()),
                          [](const auto& info) { return TypeName(info.param); });
 
