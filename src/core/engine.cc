@@ -527,19 +527,23 @@ Status Engine::AdvanceNegotiation(bool* progressed) {
 }
 
 void Engine::RunReady(std::vector<std::unique_ptr<Op>> ready) {
+  RunDeviceGroup(&ready);
   bool fuse = false;
   if (ready.size() >= 2 && settings_.fusion_threshold_bytes > 0) {
     // Ranks may disagree on an op's dtype or size (a mismatch to report): fuse only if every
     // rank computes the same grouping, which a hash of the fusion-relevant facts decides.
     uint64_t plan = 1469598103934665603ull;
     for (const auto& op : ready) {
+      if (!op) continue;  // ran in the device group
       for (uint64_t fact : {AllreduceFusionKey(*op), static_cast<uint64_t>(op->in.num_elements)}) {
         plan = (plan ^ fact) * 1099511628211ull;
       }
     }
     Status status = AgreeOnValue(*backend_, plan, Group::kWorld, &fuse);
     if (!status.ok()) {
-      for (auto& op : ready) Finish(std::move(op), status);
+      for (auto& op : ready) {
+        if (op) Finish(std::move(op), status);
+      }
       return;
     }
   }
@@ -572,6 +576,26 @@ void Engine::RunReady(std::vector<std::unique_ptr<Op>> ready) {
       status = RunFusedAllreduce(group, *backend_);
     }
     for (size_t m : members) Finish(std::move(ready[m]), status);
+  }
+}
+
+void Engine::RunDeviceGroup(std::vector<std::unique_ptr<Op>>* ready) {
+  if (settings_.fusion_threshold_bytes == 0 || !departed_.empty()) return;
+  std::vector<Op*> group;
+  for (const auto& op : *ready) {
+    if (GroupsOnDevice(*op)) group.push_back(op.get());
+  }
+  if (group.size() < 2) return;
+  Timeline* timeline = timeline_.load(std::memory_order_relaxed);
+  bool ran = false;
+  Status status;
+  {
+    Timeline::Scope grouping(timeline, group.front()->name, "DEVICE_GROUP");
+    status = RunGroupOnDevice(group, *backend_, &device_comms_, &ran);
+  }
+  if (status.ok() && !ran) return;  // each runs on its own
+  for (auto& op : *ready) {
+    if (op && GroupsOnDevice(*op)) Finish(std::move(op), status);
   }
 }
 

@@ -95,6 +95,9 @@ class Engine {
   // Runs the ops a negotiation round made ready (the same list on every rank), fusing allreduce
   // ops when every rank would group them the same way.
   void RunReady(std::vector<std::unique_ptr<Op>> ready);
+  // Runs the neighbor_allreduce ops on the device among `ready` as one group when every rank
+  // can (ops/device_ops.cc); those that ran are moved out of `ready`.
+  void RunDeviceGroup(std::vector<std::unique_ptr<Op>>* ready);
   Status AdvanceNeighborOps(bool* progressed);
   Status AdvanceNegotiation(bool* progressed);
   Status AdvanceWindowOps(bool* progressed);

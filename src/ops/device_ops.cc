@@ -14,9 +14,16 @@ namespace bluefog {
 
 namespace {
 
-// out = self_weight * in + sum of the weighted messages from the sources, each destination
-// sent `in` scaled by its weight: grouped sends and receives into scratch, then one combine.
-Status QueueNeighborAllreduce(Op& op, DeviceCommunicator& comm) {
+// neighbor_allreduce in two halves, so that several ops can share one group of transfers:
+// Prepare queues the per-destination scaling and lists the op's transfers (receives go to
+// scratch slots, one per source); Combine queues out = self_weight * in + the weighted slots.
+struct NeighborTransfers {
+  std::vector<DeviceTransfer> sends;
+  std::vector<DeviceTransfer> receives;
+  std::vector<const void*> sources;  // the receive slots, in src_ranks order
+};
+
+Status PrepareNeighborAllreduce(Op& op, DeviceCommunicator& comm, NeighborTransfers* out) {
   const NeighborPlan& plan = op.neighbor;
   const DType dtype = op.in.dtype;
   const size_t count = static_cast<size_t>(op.in.num_elements);
@@ -33,8 +40,6 @@ Status QueueNeighborAllreduce(Op& op, DeviceCommunicator& comm) {
     BF_RETURN_IF_ERROR(comm.AcquireScratch(slots * slot_bytes, &stage.scratch));
     scratch = static_cast<std::byte*>(stage.scratch);
   }
-  std::vector<DeviceTransfer> sends, receives;
-  std::vector<const void*> sources;
   for (size_t k = 0; k < plan.dst_ranks.size(); ++k) {
     void* data = op.in.data;
     if (dst_weight(k) != 1.0) {
@@ -42,16 +47,37 @@ Status QueueNeighborAllreduce(Op& op, DeviceCommunicator& comm) {
       scratch += slot_bytes;
       BF_RETURN_IF_ERROR(comm.Scale(dtype, data, op.in.data, dst_weight(k), count));
     }
-    sends.push_back({plan.dst_ranks[k], data, bytes});
+    out->sends.push_back({plan.dst_ranks[k], data, bytes});
   }
   for (int source : plan.src_ranks) {
-    receives.push_back({source, scratch, bytes});
-    sources.push_back(scratch);
+    out->receives.push_back({source, scratch, bytes});
+    out->sources.push_back(scratch);
     scratch += slot_bytes;
   }
-  BF_RETURN_IF_ERROR(comm.Exchange(sends, receives));
-  return comm.WeightedCombine(dtype, op.out.data, op.in.data, plan.self_weight, sources,
-                              plan.src_weights, count);
+  return Status::Ok();
+}
+
+Status CombineNeighborAllreduce(Op& op, DeviceCommunicator& comm,
+                                const NeighborTransfers& transfers) {
+  return comm.WeightedCombine(op.in.dtype, op.out.data, op.in.data, op.neighbor.self_weight,
+                              transfers.sources, op.neighbor.src_weights,
+                              static_cast<size_t>(op.in.num_elements));
+}
+
+Status QueueNeighborAllreduce(Op& op, DeviceCommunicator& comm) {
+  NeighborTransfers transfers;
+  BF_RETURN_IF_ERROR(PrepareNeighborAllreduce(op, comm, &transfers));
+  BF_RETURN_IF_ERROR(comm.Exchange(transfers.sends, transfers.receives));
+  return CombineNeighborAllreduce(op, comm, transfers);
+}
+
+// The op's device work is queued: what the engine polls from here on.
+Status MarkQueued(Op& op, DeviceCommunicator& comm) {
+  DeviceStage& stage = *op.stage;
+  BF_RETURN_IF_ERROR(comm.Record(&stage.copied));
+  stage.phase = DeviceStage::Phase::kCopyingOut;  // the device's work is in flight
+  stage.copy_started = std::chrono::steady_clock::now();
+  return Status::Ok();
 }
 
 // hierarchical_neighbor_allreduce, all on the world communicator (no second stream to order
@@ -234,9 +260,54 @@ Status RunOnDevice(Op& op, MpiBackend& backend, DeviceComms* comms) {
     default:
       return Error(BF_ERR_INTERNAL, OpKindName(op.kind), " does not run on the device communicator");
   }
-  BF_RETURN_IF_ERROR(comm->Record(&stage.copied));
-  stage.phase = DeviceStage::Phase::kCopyingOut;  // the device's work is in flight
-  stage.copy_started = std::chrono::steady_clock::now();
+  return MarkQueued(op, *comm);
+}
+
+bool GroupsOnDevice(const Op& op) {
+  return op.kind == OpKind::kNeighborAllreduce && op.stage && op.stage->direct &&
+         op.invalid_reason.empty() && !(op.neighbor.dynamic && op.neighbor.check_topology);
+}
+
+Status RunGroupOnDevice(std::span<Op* const> ops, MpiBackend& backend, DeviceComms* comms,
+                        bool* ran) {
+  *ran = false;
+  DeviceCommunicator* comm = comms->world.get();
+  // One agreement for the group: a hash of every member's descriptor, and whether this rank can
+  // run them together (its communicator exists, on their device). Any difference, and each op
+  // runs on its own, where its own agreement reports what differs.
+  uint64_t plan = 1469598103934665603ull;
+  auto mix = [&](uint64_t fact) { plan = (plan ^ fact) * 1099511628211ull; };
+  bool runnable = comm != nullptr;
+  for (const Op* op : ops) {
+    const OpDescriptor descriptor = OpDescriptor::For(*op);
+    for (int64_t fact : {descriptor.kind, descriptor.name_hash, descriptor.dtype,
+                         descriptor.elements}) {
+      mix(static_cast<uint64_t>(fact));
+    }
+    runnable = runnable && comm->device() == op->stage->device;
+  }
+  mix(runnable ? 1 : 2);
+  bool agreed = false;
+  BF_RETURN_IF_ERROR(AgreeOnValue(backend, plan, Group::kWorld, &agreed));
+  if (!agreed || !runnable) return Status::Ok();
+  *ran = true;
+  std::vector<NeighborTransfers> transfers(ops.size());
+  NeighborTransfers all;
+  for (size_t k = 0; k < ops.size(); ++k) {
+    Op& op = *ops[k];
+    op.stage->comm = comm;
+    BF_RETURN_IF_ERROR(comm->WaitFor(op.stage->issued));
+    BF_RETURN_IF_ERROR(PrepareNeighborAllreduce(op, *comm, &transfers[k]));
+    all.sends.insert(all.sends.end(), transfers[k].sends.begin(), transfers[k].sends.end());
+    all.receives.insert(all.receives.end(), transfers[k].receives.begin(),
+                        transfers[k].receives.end());
+  }
+  // Several transfers between one pair match in posting order, the same on both sides.
+  BF_RETURN_IF_ERROR(comm->Exchange(all.sends, all.receives));
+  for (size_t k = 0; k < ops.size(); ++k) {
+    BF_RETURN_IF_ERROR(CombineNeighborAllreduce(*ops[k], *comm, transfers[k]));
+    BF_RETURN_IF_ERROR(MarkQueued(*ops[k], *comm));
+  }
   return Status::Ok();
 }
 

@@ -278,6 +278,56 @@ TEST_P(DeviceOps, DynamicOnePeerWithSrcAndDstWeights) {
   }
 }
 
+// Many asynchronous neighbor_allreduce calls at once, each with its own values and destination
+// weight: on the NCCL path, those ready together share one group of transfers, several between
+// the same pair, which must still land in the right op.
+TEST_P(DeviceOps, ManyAsyncWeightedOpsKeepTheirOwnMessages) {
+  if (size < 2) GTEST_SKIP() << "needs a peer";
+  const DLDataType type = GetParam();
+  constexpr int kOps = 8;
+  const int right = (rank + 1) % size, left = (rank + size - 1) % size;
+  std::vector<std::unique_ptr<DeviceTensor>> in, out;
+  std::vector<double> dst_weights(kOps);
+  std::vector<std::string> names(kOps);
+  std::vector<bf_handle> handles(kOps);
+  const double src_weight = 1.0;
+  for (int k = 0; k < kOps; ++k) {
+    in.push_back(std::make_unique<DeviceTensor>(type, std::vector<int64_t>{3 + k}));
+    out.push_back(std::make_unique<DeviceTensor>(type, std::vector<int64_t>{3 + k}));
+    for (int64_t i = 0; i < in[k]->host.size(); ++i) in[k]->host.Set(i, Value(rank, i) + k);
+    in[k]->Upload();
+    dst_weights[k] = 0.125 * (k + 1);
+    names[k] = "device.group." + std::to_string(k);
+  }
+  for (int k = 0; k < kOps; ++k) {
+    bf_neighbor_args args{};
+    args.struct_size = sizeof(args);
+    args.name = names[k].c_str();
+    args.has_weights = 1;
+    args.self_weight = 0.5;
+    args.src_count = 1;
+    args.src_ranks = &left;
+    args.src_weights = &src_weight;
+    args.dynamic = 1;
+    args.dst_count = 1;
+    args.dst_ranks = &right;
+    args.dst_weights = &dst_weights[k];
+    ASSERT_BF_OK(bf_neighbor_allreduce_async(in[k]->get(), out[k]->get(), &args, &handles[k]));
+  }
+  for (int k = kOps - 1; k >= 0; --k) {
+    ASSERT_BF_OK(bf_wait(handles[k], -1));
+    ASSERT_BF_OK(bf_handle_free(handles[k]));
+  }
+  for (int k = 0; k < kOps; ++k) {
+    out[k]->Download();
+    for (int64_t i = 0; i < out[k]->host.size(); ++i) {
+      const double expected = 0.5 * (Value(rank, i) + k) + dst_weights[k] * (Value(left, i) + k);
+      ASSERT_NEAR(out[k]->host.Get(i), expected, Tolerance(type, expected))
+          << TypeName(type) << " op " << k;
+    }
+  }
+}
+
 // Machines of BLUEFOG_NODES_PER_MACHINE ranks (the -machines variants) over an exponential-2
 // machine graph: out = the mean of this machine's and its in-neighbor machines' rank means.
 TEST_P(DeviceOps, HierarchicalNeighborAllreduce) {
