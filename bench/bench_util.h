@@ -88,10 +88,10 @@ static inline int CompareDoubles(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-// Median of `values` (sorts them in place).
+// Median of `values` (sorts them in place); the mean of the middle two for an even count.
 static inline double Median(double *values, int count) {
   qsort(values, (size_t)count, sizeof(double), CompareDoubles);
-  return values[count / 2];
+  return count % 2 ? values[count / 2] : 0.5 * (values[count / 2 - 1] + values[count / 2]);
 }
 
 #endif  // BLUEFOG_BENCH_UTIL_H_

@@ -37,15 +37,6 @@
     }                                                                           \
   } while (0)
 
-static int compare_doubles(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *values, int count) {
-  qsort(values, (size_t)count, sizeof(double), compare_doubles);
-  return count % 2 ? values[count / 2] : 0.5 * (values[count / 2 - 1] + values[count / 2]);
-}
 
 // The raw exchange: what bf_neighbor_allreduce moves, as one NCCL group on `stream`.
 static double raw_exchange(ncclComm_t comm, cudaStream_t stream, const float *send,
@@ -161,8 +152,8 @@ int main(int argc, char **argv) {
       raw_s[p] = raw_exchange(comm, stream, send, receive, elements, in, in_count, out, out_count);
       ratio[p] = raw_s[p] / ours_s[p];
     }
-    const double t_ours = median(ours_s, pairs), t_raw = median(raw_s, pairs);
-    const double r = median(ratio, pairs);
+    const double t_ours = Median(ours_s, pairs), t_raw = Median(raw_s, pairs);
+    const double r = Median(ratio, pairs);
     if (rank == 0) {
       const double moved = (double)(elements * sizeof(float)) * degree;
       printf("| %zu | %.1f | %.1f | %.2f | %.2f | %.2f |\n", elements * sizeof(float),

@@ -187,16 +187,6 @@ static void require_same(const float *ours, const float *other, size_t count, in
   }
 }
 
-static int compare_doubles(const void *a, const void *b) {
-  const double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
-
-static double median(double *values, int count) {
-  qsort(values, (size_t)count, sizeof(double), compare_doubles);
-  return count % 2 ? values[count / 2] : 0.5 * (values[count / 2 - 1] + values[count / 2]);
-}
-
 static const char *format_bytes(size_t bytes, char *text, size_t capacity) {
   if (bytes >= ((size_t)1 << 20)) {
     snprintf(text, capacity, "%zu MiB", bytes >> 20);
@@ -228,7 +218,7 @@ static double engine_round_trip_s(buffers *buf, MPI_Comm comm) {
     CHECK_BF(bf_neighbor_allreduce(&in, &out, &no_peers));
     times[c] = MPI_Wtime() - start;
   }
-  const double mine = median(times, kCalls);
+  const double mine = Median(times, kCalls);
   double slowest = 0.0;
   CHECK_MPI(MPI_Reduce(&mine, &slowest, 1, MPI_DOUBLE, MPI_MAX, 0, comm));
   return slowest;
@@ -266,7 +256,7 @@ static size_result measure(const bench_options *opts, const neighborhood *nb, bu
   CHECK_MPI(MPI_Reduce(times, slowest, kApproaches * reps, MPI_DOUBLE, MPI_MAX, 0, comm));
   size_result result = {bytes, reps, {0}};
   if (rank == 0) {
-    for (int a = 0; a < kApproaches; ++a) result.median_s[a] = median(slowest + a * reps, reps);
+    for (int a = 0; a < kApproaches; ++a) result.median_s[a] = Median(slowest + a * reps, reps);
   }
   free(times);
   free(slowest);

@@ -17,6 +17,16 @@ namespace {
 // neighbor_allreduce in two halves, so that several ops can share one group of transfers:
 // Prepare queues the per-destination scaling and lists the op's transfers (receives go to
 // scratch slots, one per source); Combine queues out = self_weight * in + the weighted slots.
+// `slots` slots of `slot_bytes` each in the op's scratch memory (released when the op is done).
+Status AcquireSlots(Op& op, DeviceCommunicator& comm, size_t slots, size_t slot_bytes,
+                    std::byte** first) {
+  *first = nullptr;
+  if (slots == 0) return Status::Ok();
+  BF_RETURN_IF_ERROR(comm.AcquireScratch(slots * slot_bytes, &op.stage->scratch));
+  *first = static_cast<std::byte*>(op.stage->scratch);
+  return Status::Ok();
+}
+
 struct NeighborTransfers {
   std::vector<DeviceTransfer> sends;
   std::vector<DeviceTransfer> receives;
@@ -34,12 +44,8 @@ Status PrepareNeighborAllreduce(Op& op, DeviceCommunicator& comm, NeighborTransf
   size_t slots = plan.src_ranks.size();
   for (size_t k = 0; k < plan.dst_ranks.size(); ++k) slots += dst_weight(k) != 1.0 ? 1 : 0;
   const size_t slot_bytes = AlignFused(bytes);
-  DeviceStage& stage = *op.stage;
   std::byte* scratch = nullptr;
-  if (slots > 0) {
-    BF_RETURN_IF_ERROR(comm.AcquireScratch(slots * slot_bytes, &stage.scratch));
-    scratch = static_cast<std::byte*>(stage.scratch);
-  }
+  BF_RETURN_IF_ERROR(AcquireSlots(op, comm, slots, slot_bytes, &scratch));
   for (size_t k = 0; k < plan.dst_ranks.size(); ++k) {
     void* data = op.in.data;
     if (dst_weight(k) != 1.0) {
@@ -100,12 +106,8 @@ Status QueueHierarchical(Op& op, DeviceCommunicator& comm, int local_rank, int l
     for (size_t k = 0; k < plan.dst_ranks.size(); ++k) slots += dst_weight(k) != 1.0 ? 1 : 0;
   }
   const size_t slot_bytes = AlignFused(bytes);
-  DeviceStage& stage = *op.stage;
   std::byte* scratch = nullptr;
-  if (slots > 0) {
-    BF_RETURN_IF_ERROR(comm.AcquireScratch(slots * slot_bytes, &stage.scratch));
-    scratch = static_cast<std::byte*>(stage.scratch);
-  }
+  BF_RETURN_IF_ERROR(AcquireSlots(op, comm, slots, slot_bytes, &scratch));
   auto next_slot = [&] {
     std::byte* slot = scratch;
     scratch += slot_bytes;

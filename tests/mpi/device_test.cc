@@ -246,6 +246,26 @@ bool DeviceCommunicatorInUse() {
   return bf_nccl_built() == 1;
 }
 
+// Arguments of a dynamic exchange with one peer each way: receive from `source` with
+// `src_weight`, send to `destination` scaled by `dst_weight`, keep half of this rank's own value.
+// The pointers must outlive the call.
+bf_neighbor_args OnePeerArgs(const int* source, const double* src_weight, const int* destination,
+                             const double* dst_weight, const char* name = nullptr) {
+  bf_neighbor_args args{};
+  args.struct_size = sizeof(args);
+  args.name = name;
+  args.has_weights = 1;
+  args.self_weight = 0.5;
+  args.src_count = 1;
+  args.src_ranks = source;
+  args.src_weights = src_weight;
+  args.dynamic = 1;
+  args.dst_count = 1;
+  args.dst_ranks = destination;
+  args.dst_weights = dst_weight;
+  return args;
+}
+
 // One peer per step with weights on both ends (the device communicator's scaling kernel and
 // grouped transfers): out = 0.5 in + the left neighbor's in, scaled by 0.25 at the sender and by
 // 2 at the receiver.
@@ -257,17 +277,7 @@ TEST_P(DeviceOps, DynamicOnePeerWithSrcAndDstWeights) {
   in.Upload();
   const int right = (rank + 1) % size, left = (rank + size - 1) % size;
   const double dst_weight = 0.25, src_weight = 2.0;
-  bf_neighbor_args args{};
-  args.struct_size = sizeof(args);
-  args.has_weights = 1;
-  args.self_weight = 0.5;
-  args.src_count = 1;
-  args.src_ranks = &left;
-  args.src_weights = &src_weight;
-  args.dynamic = 1;
-  args.dst_count = 1;
-  args.dst_ranks = &right;
-  args.dst_weights = &dst_weight;
+  const bf_neighbor_args args = OnePeerArgs(&left, &src_weight, &right, &dst_weight);
   for (int step = 0; step < 3; ++step) {
     ASSERT_BF_OK(bf_neighbor_allreduce(in.get(), out.get(), &args));
     out.Download();
@@ -300,18 +310,8 @@ TEST_P(DeviceOps, ManyAsyncWeightedOpsKeepTheirOwnMessages) {
     names[k] = "device.group." + std::to_string(k);
   }
   for (int k = 0; k < kOps; ++k) {
-    bf_neighbor_args args{};
-    args.struct_size = sizeof(args);
-    args.name = names[k].c_str();
-    args.has_weights = 1;
-    args.self_weight = 0.5;
-    args.src_count = 1;
-    args.src_ranks = &left;
-    args.src_weights = &src_weight;
-    args.dynamic = 1;
-    args.dst_count = 1;
-    args.dst_ranks = &right;
-    args.dst_weights = &dst_weights[k];
+    const bf_neighbor_args args =
+        OnePeerArgs(&left, &src_weight, &right, &dst_weights[k], names[k].c_str());
     ASSERT_BF_OK(bf_neighbor_allreduce_async(in[k]->get(), out[k]->get(), &args, &handles[k]));
   }
   for (int k = kOps - 1; k >= 0; --k) {
