@@ -345,6 +345,6 @@ def cuda_device_count() -> int:
 
 
 def nccl_built() -> bool:
-    """Whether GPU tensors go through NCCL in this build (False: they are staged through host
-    memory; see docs/gpu.md)."""
+    """Whether this build has the NCCL backend for GPU tensors (False: they are all staged
+    through host memory; see docs/gpu.md)."""
     return bool(lib.bf_nccl_built())

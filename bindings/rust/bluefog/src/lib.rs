@@ -70,7 +70,8 @@ pub fn cuda_device_count() -> usize {
     usize::try_from(unsafe { sys::bf_cuda_device_count() }).unwrap_or(0)
 }
 
-/// Whether GPU tensors go through NCCL in this build (false: they are staged through host memory).
+/// Whether this build has the NCCL backend for GPU tensors (false: they are all staged through
+/// host memory; docs/gpu.md says which operations take NCCL).
 pub fn nccl_built() -> bool {
     // SAFETY: a plain query.
     unsafe { sys::bf_nccl_built() == 1 }
