@@ -328,6 +328,34 @@ TEST_P(DeviceOps, ManyAsyncWeightedOpsKeepTheirOwnMessages) {
   }
 }
 
+// Allreduce over this machine's ranks only (on the NCCL path: a machine-local communicator,
+// set up at the first such op), then one over every rank on the world communicator.
+TEST_P(DeviceOps, MachineLocalThenWorldAllreduce) {
+  const DLDataType type = GetParam();
+  const int local_size = bf_local_size(), first = rank - bf_local_rank();
+  DeviceTensor x(type, {7}), y(type, {7});
+  for (int64_t i = 0; i < x.host.size(); ++i) x.host.Set(i, Value(rank, i));
+  x.Upload();
+  bf_allreduce_args args{};
+  args.struct_size = sizeof(args);
+  args.op = BF_REDUCE_AVERAGE;
+  args.machine_local = 1;
+  ASSERT_BF_OK(bf_allreduce(x.get(), y.get(), &args));
+  args.machine_local = 0;
+  ASSERT_BF_OK(bf_allreduce(x.get(), x.get(), &args));
+  y.Download();
+  x.Download();
+  for (int64_t i = 0; i < y.host.size(); ++i) {
+    double machine = 0, world = 0;
+    for (int r = first; r < first + local_size; ++r) machine += Value(r, i);
+    for (int r = 0; r < size; ++r) world += Value(r, i);
+    machine /= local_size;
+    world /= size;
+    EXPECT_NEAR(y.host.Get(i), machine, Tolerance(type, machine)) << TypeName(type);
+    EXPECT_NEAR(x.host.Get(i), world, Tolerance(type, world)) << TypeName(type);
+  }
+}
+
 // Machines of BLUEFOG_NODES_PER_MACHINE ranks (the -machines variants) over an exponential-2
 // machine graph: out = the mean of this machine's and its in-neighbor machines' rank means.
 TEST_P(DeviceOps, HierarchicalNeighborAllreduce) {
