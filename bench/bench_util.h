@@ -83,6 +83,25 @@ static inline double AsyncNeighborAllreduceStep(float *data, int count, int64_t 
   return seconds;
 }
 
+// Arguments of a dynamic one-peer exchange, each rank keeping half its value: receive from
+// *from with weight *half, send unscaled to *to. The pointers must outlive the call.
+static inline bf_neighbor_args OnePeerHalfArgs(const char *name, const int *from, const int *to,
+                                               const double *half) {
+  bf_neighbor_args args;
+  memset(&args, 0, sizeof args);
+  args.struct_size = sizeof args;
+  args.name = name;
+  args.has_weights = 1;
+  args.self_weight = 0.5;
+  args.src_count = 1;
+  args.src_ranks = from;
+  args.src_weights = half;
+  args.dynamic = 1;
+  args.dst_count = 1;
+  args.dst_ranks = to;
+  return args;
+}
+
 static inline int CompareDoubles(const void *a, const void *b) {
   const double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);

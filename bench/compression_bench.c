@@ -83,18 +83,7 @@ static double Step(int mode, step_buffers *b, int d) {
     const double half = 0.5;
     char name[48];
     snprintf(name, sizeof name, "compression_bench.%d", mode);  // one name: error feedback
-    bf_neighbor_args args;
-    memset(&args, 0, sizeof args);
-    args.struct_size = sizeof args;
-    args.name = name;
-    args.has_weights = 1;
-    args.self_weight = 0.5;
-    args.src_count = 1;
-    args.src_ranks = &from;
-    args.src_weights = &half;
-    args.dynamic = 1;
-    args.dst_count = 1;
-    args.dst_ranks = &to;
+    bf_neighbor_args args = OnePeerHalfArgs(name, &from, &to, &half);
     args.compression = kModeCompression[mode];
     args.topk_ratio = kTopKRatio;
     CHECK_BF(bf_neighbor_allreduce(&tensor, &tensor, &args));
