@@ -106,12 +106,8 @@ class CudaRuntime final : public DeviceRuntime {
     DeviceScope scope(device);
     BF_CUDA_RETURN_IF_ERROR(scope.status());
     cudaEvent_t event = nullptr;
-    BF_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
-    const cudaError_t recorded = cudaEventRecord(event, static_cast<cudaStream_t>(stream));
-    if (recorded != cudaSuccess) {
-      (void)cudaEventDestroy(event);
-      return CudaError("cudaEventRecord (on the caller's stream)", recorded);
-    }
+    BF_RETURN_IF_ERROR(RecordEvent(static_cast<cudaStream_t>(stream),
+                                   "cudaEventRecord (on the caller's stream)", &event));
     *out = event;
     return Status::Ok();
   }
@@ -130,26 +126,13 @@ class CudaRuntime final : public DeviceRuntime {
           cudaMemcpyAsync(destination, source, bytes, cudaMemcpyDefault, stream));
     }
     cudaEvent_t event = nullptr;
-    BF_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
-    const cudaError_t recorded = cudaEventRecord(event, stream);
-    if (recorded != cudaSuccess) {
-      (void)cudaEventDestroy(event);
-      return CudaError("cudaEventRecord", recorded);
-    }
+    BF_RETURN_IF_ERROR(RecordEvent(stream, "cudaEventRecord (behind the copy)", &event));
     *done = event;
     return Status::Ok();
   }
 
   Status Query(DeviceEvent event, bool* done) override {
-    const cudaError_t state = cudaEventQuery(static_cast<cudaEvent_t>(event));
-    if (state == cudaErrorNotReady) {
-      (void)cudaGetLastError();
-      *done = false;
-      return Status::Ok();
-    }
-    if (state != cudaSuccess) return CudaError("cudaEventQuery", state);
-    *done = true;
-    return Status::Ok();
+    return QueryEvent(static_cast<cudaEvent_t>(event), "cudaEventQuery", done);
   }
   void Release(DeviceEvent event) override {
     if (event != nullptr) (void)cudaEventDestroy(static_cast<cudaEvent_t>(event));

@@ -23,6 +23,34 @@ inline Status CudaError(const char* call, cudaError_t error) {
     }                                                          \
   } while (0)
 
+// Records an event behind the work queued on `stream` so far; the caller owns it
+// (cudaEventDestroy). `where` names the stream in an error.
+inline Status RecordEvent(cudaStream_t stream, const char* where, cudaEvent_t* out) {
+  cudaEvent_t event = nullptr;
+  const cudaError_t created = cudaEventCreateWithFlags(&event, cudaEventDisableTiming);
+  if (created != cudaSuccess) return CudaError("cudaEventCreateWithFlags", created);
+  const cudaError_t recorded = cudaEventRecord(event, stream);
+  if (recorded != cudaSuccess) {
+    (void)cudaEventDestroy(event);
+    return CudaError(where, recorded);
+  }
+  *out = event;
+  return Status::Ok();
+}
+
+// Whether `event` has completed, without blocking.
+inline Status QueryEvent(cudaEvent_t event, const char* where, bool* done) {
+  const cudaError_t state = cudaEventQuery(event);
+  if (state == cudaErrorNotReady) {
+    (void)cudaGetLastError();
+    *done = false;
+    return Status::Ok();
+  }
+  if (state != cudaSuccess) return CudaError(where, state);
+  *done = true;
+  return Status::Ok();
+}
+
 // Makes `device` current for the scope, restoring the caller's device after (the caller's thread
 // must not find its current device changed by a BlueFog call).
 class DeviceScope {

@@ -179,12 +179,7 @@ class NcclCommunicator final : public DeviceCommunicator {
     DeviceScope scope(device());
     BF_CUDA_RETURN_IF_ERROR(scope.status());
     cudaEvent_t event = nullptr;
-    BF_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
-    const cudaError_t recorded = cudaEventRecord(event, stream_);
-    if (recorded != cudaSuccess) {
-      (void)cudaEventDestroy(event);
-      return CudaError("cudaEventRecord (on the NCCL stream)", recorded);
-    }
+    BF_RETURN_IF_ERROR(RecordEvent(stream_, "cudaEventRecord (on the NCCL stream)", &event));
     *out = event;
     return Status::Ok();
   }
@@ -197,18 +192,10 @@ class NcclCommunicator final : public DeviceCommunicator {
       failed_ = true;
       return NcclError("the NCCL communicator", async);
     }
-    const cudaError_t state = cudaEventQuery(static_cast<cudaEvent_t>(event));
-    if (state == cudaErrorNotReady) {
-      (void)cudaGetLastError();
-      *done = false;
-      return Status::Ok();
-    }
-    if (state != cudaSuccess) {
-      failed_ = true;
-      return CudaError("cudaEventQuery (the NCCL stream)", state);
-    }
-    *done = true;
-    return Status::Ok();
+    const Status queried =
+        QueryEvent(static_cast<cudaEvent_t>(event), "cudaEventQuery (the NCCL stream)", done);
+    if (!queried.ok()) failed_ = true;
+    return queried;
   }
 
   void Release(DeviceEvent event) override {
