@@ -48,6 +48,12 @@ class DeviceCommunicator {
   virtual int rank() const = 0;
   virtual int size() const = 0;
 
+  // Collectives queued between BeginGroup and EndGroup are launched together at EndGroup
+  // (ncclGroupStart/End; groups nest, so Exchange may be called inside). No kernel may be queued
+  // inside a group: NCCL enqueues the group's work at EndGroup, after such a kernel.
+  virtual Status BeginGroup() { return Status::Ok(); }
+  virtual Status EndGroup() { return Status::Ok(); }
+
   // Later work waits for `event` (an event of the device runtime: the caller's stream mark).
   virtual Status WaitFor(DeviceEvent event) = 0;
   // Every send and receive together, as one group (ncclGroupStart/End): no pair waits on

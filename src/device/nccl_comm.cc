@@ -78,6 +78,17 @@ class NcclCommunicator final : public DeviceCommunicator {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
 
+  Status BeginGroup() override {
+    BF_NCCL_RETURN_IF_ERROR(ncclGroupStart());
+    return Status::Ok();
+  }
+  Status EndGroup() override {
+    DeviceScope scope(device());
+    BF_CUDA_RETURN_IF_ERROR(scope.status());
+    BF_NCCL_RETURN_IF_ERROR(ncclGroupEnd());
+    return Status::Ok();
+  }
+
   Status WaitFor(DeviceEvent event) override {
     if (event == nullptr) return Status::Ok();
     DeviceScope scope(device());

@@ -266,8 +266,10 @@ Status RunOnDevice(Op& op, MpiBackend& backend, DeviceComms* comms) {
 }
 
 bool GroupsOnDevice(const Op& op) {
-  return op.kind == OpKind::kNeighborAllreduce && op.stage && op.stage->direct &&
-         op.invalid_reason.empty() && !(op.neighbor.dynamic && op.neighbor.check_topology);
+  if (!op.stage || !op.stage->direct || !op.invalid_reason.empty()) return false;
+  if (op.kind == OpKind::kAllreduce) return !op.machine_local;  // the world communicator's
+  return op.kind == OpKind::kNeighborAllreduce &&
+         !(op.neighbor.dynamic && op.neighbor.check_topology);
 }
 
 Status RunGroupOnDevice(std::span<Op* const> ops, MpiBackend& backend, DeviceComms* comms,
@@ -283,7 +285,7 @@ Status RunGroupOnDevice(std::span<Op* const> ops, MpiBackend& backend, DeviceCom
   for (const Op* op : ops) {
     const OpDescriptor descriptor = OpDescriptor::For(*op);
     for (int64_t fact : {descriptor.kind, descriptor.name_hash, descriptor.dtype,
-                         descriptor.elements}) {
+                         descriptor.elements, descriptor.flags}) {
       mix(static_cast<uint64_t>(fact));
     }
     runnable = runnable && comm->device() == op->stage->device;
@@ -299,15 +301,30 @@ Status RunGroupOnDevice(std::span<Op* const> ops, MpiBackend& backend, DeviceCom
     Op& op = *ops[k];
     op.stage->comm = comm;
     BF_RETURN_IF_ERROR(comm->WaitFor(op.stage->issued));
+    if (op.kind != OpKind::kNeighborAllreduce) continue;
     BF_RETURN_IF_ERROR(PrepareNeighborAllreduce(op, *comm, &transfers[k]));
     all.sends.insert(all.sends.end(), transfers[k].sends.begin(), transfers[k].sends.end());
     all.receives.insert(all.receives.end(), transfers[k].receives.begin(),
                         transfers[k].receives.end());
   }
-  // Several transfers between one pair match in posting order, the same on both sides.
-  BF_RETURN_IF_ERROR(comm->Exchange(all.sends, all.receives));
+  // The allreduces and every transfer launch together (no kernel in between: the scaling came
+  // before, the combines come after). Several transfers between one pair match in posting
+  // order, the same on both sides.
+  BF_RETURN_IF_ERROR(comm->BeginGroup());
+  Status posted;
+  for (Op* op : ops) {
+    if (op->kind != OpKind::kAllreduce || !posted.ok()) continue;
+    posted = comm->Allreduce(op->in.data, op->out.data, op->in.num_elements, op->in.dtype,
+                             op->reduce_op == BF_REDUCE_AVERAGE);
+  }
+  if (posted.ok()) posted = comm->Exchange(all.sends, all.receives);
+  const Status ended = comm->EndGroup();  // every begun group is ended
+  BF_RETURN_IF_ERROR(posted);
+  BF_RETURN_IF_ERROR(ended);
   for (size_t k = 0; k < ops.size(); ++k) {
-    BF_RETURN_IF_ERROR(CombineNeighborAllreduce(*ops[k], *comm, transfers[k]));
+    if (ops[k]->kind == OpKind::kNeighborAllreduce) {
+      BF_RETURN_IF_ERROR(CombineNeighborAllreduce(*ops[k], *comm, transfers[k]));
+    }
     BF_RETURN_IF_ERROR(MarkQueued(*ops[k], *comm));
   }
   return Status::Ok();

@@ -46,8 +46,9 @@ struct DeviceComms {
   std::unique_ptr<DeviceCommunicator> machine;
 };
 Status RunOnDevice(Op& op, MpiBackend& backend, DeviceComms* comms);
-// neighbor_allreduce ops on the device that became ready together: one agreement, one group of
-// transfers (NCCL's grouping in place of a fusion buffer), then each op's combine. *ran false
+// neighbor_allreduce and (world) allreduce ops on the device that became ready together: one
+// agreement, one launch of their collectives and transfers (NCCL's grouping in place of a
+// fusion buffer), then each neighbor op's combine. *ran false
 // (and nothing queued) when the ranks cannot all run this group so: run each with RunOnDevice.
 bool GroupsOnDevice(const Op& op);
 Status RunGroupOnDevice(std::span<Op* const> ops, MpiBackend& backend, DeviceComms* comms,

@@ -328,6 +328,64 @@ TEST_P(DeviceOps, ManyAsyncWeightedOpsKeepTheirOwnMessages) {
   }
 }
 
+// Allreduces (sum and average, in and out of place) issued together with neighbor_allreduces:
+// on the NCCL path they launch as one group; each keeps its own result.
+TEST_P(DeviceOps, AllreducesAndNeighborOpsInFlightTogether) {
+  const DLDataType type = GetParam();
+  constexpr int kOps = 8;
+  const int right = (rank + 1) % size, left = (rank + size - 1) % size;
+  const double half = 0.5;
+  std::vector<std::unique_ptr<DeviceTensor>> in, out;
+  std::vector<std::string> names(kOps);
+  std::vector<bf_handle> handles(kOps);
+  auto is_neighbor_op = [&](int k) { return size > 1 && k % 2 == 1; };
+  {
+    // The device communicator is set up by the first op on the device, which runs on its own.
+    DeviceTensor first(type, {1});
+    first.Upload();
+    ASSERT_BF_OK(bf_allreduce(first.get(), first.get(), nullptr));
+  }
+  for (int k = 0; k < kOps; ++k) {
+    in.push_back(std::make_unique<DeviceTensor>(type, std::vector<int64_t>{5 + 3 * k}));
+    out.push_back(std::make_unique<DeviceTensor>(type, std::vector<int64_t>{5 + 3 * k}));
+    for (int64_t i = 0; i < in[k]->host.size(); ++i) in[k]->host.Set(i, Value(rank, i) + k);
+    in[k]->Upload();
+    names[k] = "device.mixed." + std::to_string(k);
+  }
+  for (int k = 0; k < kOps; ++k) {
+    DeviceTensor& result = k % 4 == 2 ? *in[k] : *out[k];  // some in place
+    if (is_neighbor_op(k)) {
+      const bf_neighbor_args args = OnePeerArgs(&left, &half, &right, nullptr, names[k].c_str());
+      ASSERT_BF_OK(bf_neighbor_allreduce_async(in[k]->get(), result.get(), &args, &handles[k]));
+    } else {
+      bf_allreduce_args args{};
+      args.struct_size = sizeof(args);
+      args.op = k % 4 == 0 ? BF_REDUCE_AVERAGE : BF_REDUCE_SUM;
+      args.name = names[k].c_str();
+      ASSERT_BF_OK(bf_allreduce_async(in[k]->get(), result.get(), &args, &handles[k]));
+    }
+  }
+  for (int k = 0; k < kOps; ++k) {
+    ASSERT_BF_OK(bf_wait(handles[k], -1));
+    ASSERT_BF_OK(bf_handle_free(handles[k]));
+  }
+  for (int k = 0; k < kOps; ++k) {
+    DeviceTensor& result = k % 4 == 2 ? *in[k] : *out[k];
+    result.Download();
+    for (int64_t i = 0; i < result.host.size(); ++i) {
+      double expected = 0;
+      if (is_neighbor_op(k)) {
+        expected = 0.5 * (Value(rank, i) + k) + 0.5 * (Value(left, i) + k);
+      } else {
+        for (int r = 0; r < size; ++r) expected += Value(r, i) + k;
+        if (k % 4 == 0) expected /= size;
+      }
+      ASSERT_NEAR(result.host.Get(i), expected, Tolerance(type, expected))
+          << TypeName(type) << " op " << k;
+    }
+  }
+}
+
 // Allreduce over this machine's ranks only (on the NCCL path: a machine-local communicator,
 // set up at the first such op), then one over every rank on the world communicator.
 TEST_P(DeviceOps, MachineLocalThenWorldAllreduce) {
