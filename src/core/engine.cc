@@ -197,7 +197,7 @@ void Engine::AdvanceDeviceCopies(bool* progressed) {
       bool done = false;
       Status status = PollCopy(front, &done);
       if (status.ok() && !done) break;  // the ops behind it keep their place
-      span(front, "COPY_TO_HOST");
+      span(front, front.stage->mpi_direct ? "DEVICE_INPUT_READY" : "COPY_TO_HOST");
       if (!status.ok()) {
         std::unique_ptr<Op> failed = std::move(arriving_.front());
         arriving_.pop_front();
@@ -222,7 +222,9 @@ void Engine::AdvanceDeviceCopies(bool* progressed) {
     }
     std::unique_ptr<Op> op = std::move(copying_out_[i]);
     copying_out_.erase(copying_out_.begin() + static_cast<std::ptrdiff_t>(i));
-    span(*op, op->stage->direct ? "DEVICE_COMMUNICATE" : "COPY_TO_DEVICE");
+    span(*op, op->stage->direct       ? "DEVICE_COMMUNICATE"
+              : op->stage->mpi_direct ? "DEVICE_RESULT_READY"
+                                      : "COPY_TO_DEVICE");
     Complete(std::move(op), std::move(status));
     *progressed = true;
   }

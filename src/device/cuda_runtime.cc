@@ -12,6 +12,7 @@
 
 #include "device/cuda_util.h"
 #include "device/device.h"
+#include "device/device_kernels.h"
 
 namespace bluefog {
 
@@ -129,6 +130,40 @@ class CudaRuntime final : public DeviceRuntime {
     BF_RETURN_IF_ERROR(RecordEvent(stream, "cudaEventRecord (behind the copy)", &event));
     *done = event;
     return Status::Ok();
+  }
+
+  Status ScaleAsync(int device, DType dtype, void* data, size_t count, double factor,
+                    DeviceEvent* done) override {
+#ifdef BF_HAVE_DEVICE_KERNELS
+    kernels::FloatType type = kernels::FloatType::kFloat32;
+    switch (dtype) {
+      case DType::kFloat16: type = kernels::FloatType::kFloat16; break;
+      case DType::kBFloat16: type = kernels::FloatType::kBFloat16; break;
+      case DType::kFloat32: type = kernels::FloatType::kFloat32; break;
+      case DType::kFloat64: type = kernels::FloatType::kFloat64; break;
+      default:
+        return Error(BF_ERR_INTERNAL, "the scaling kernel takes floating dtypes, not ",
+                     DTypeName(dtype));
+    }
+    DeviceScope scope(device);
+    BF_CUDA_RETURN_IF_ERROR(scope.status());
+    cudaStream_t stream = nullptr;
+    BF_RETURN_IF_ERROR(EngineStream(device, &stream));
+    const int launched = kernels::LaunchWeightedCombine(stream, type, data, data, factor, nullptr,
+                                                        nullptr, 0, count);
+    if (launched != cudaSuccess) {
+      return CudaError("the scaling kernel launch", static_cast<cudaError_t>(launched));
+    }
+    cudaEvent_t event = nullptr;
+    BF_RETURN_IF_ERROR(RecordEvent(stream, "cudaEventRecord (behind the scaling)", &event));
+    *done = event;
+    return Status::Ok();
+#else
+    (void)device, (void)dtype, (void)data, (void)count, (void)factor, (void)done;
+    return Error(BF_ERR_UNSUPPORTED,
+                 "this build has no CUDA kernels (nvcc was not found), so it cannot scale on the "
+                 "device");
+#endif
   }
 
   Status Query(DeviceEvent event, bool* done) override {

@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "core/config.h"
+#include "ops/combine.h"
 
 namespace bluefog {
 
@@ -27,6 +28,9 @@ class NoDevices final : public DeviceRuntime {
   void FreeDevice(int, void*) override {}
   Status Record(int, DeviceStream, DeviceEvent*) override { return Unavailable(); }
   Status CopyAsync(int, DeviceEvent, void*, const void*, size_t, DeviceEvent*) override {
+    return Unavailable();
+  }
+  Status ScaleAsync(int, DType, void*, size_t, double, DeviceEvent*) override {
     return Unavailable();
   }
   Status Query(DeviceEvent, bool*) override { return Unavailable(); }
@@ -67,6 +71,11 @@ class EmulatedDevices final : public DeviceRuntime {
   Status CopyAsync(int, DeviceEvent, void* destination, const void* source, size_t bytes,
                    DeviceEvent* done) override {
     if (bytes > 0) std::memcpy(destination, source, bytes);
+    return NewEvent(done);
+  }
+  Status ScaleAsync(int, DType dtype, void* data, size_t count, double factor,
+                    DeviceEvent* done) override {
+    Scale(dtype, data, data, factor, count);
     return NewEvent(done);
   }
   Status Query(DeviceEvent event, bool* done) override {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "core/dtype.h"
 #include "core/status.h"
 
 namespace bluefog {
@@ -48,6 +49,11 @@ class DeviceRuntime {
   // `source` to `destination` (either side host or device) and records *done behind the copy.
   virtual Status CopyAsync(int device, DeviceEvent after, void* destination, const void* source,
                            size_t bytes, DeviceEvent* done) = 0;
+  // On the engine's own stream of `device`: data = factor * data for `count` elements of a
+  // floating `dtype` (a kernel; an average's division after CUDA-aware MPI summed on the device),
+  // then records *done. BF_ERR_UNSUPPORTED in a build without the kernels (no nvcc).
+  virtual Status ScaleAsync(int device, DType dtype, void* data, size_t count, double factor,
+                            DeviceEvent* done) = 0;
   // Whether `event` is done, without blocking.
   virtual Status Query(DeviceEvent event, bool* done) = 0;
   virtual void Release(DeviceEvent event) = 0;

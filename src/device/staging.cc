@@ -1,6 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "device/staging.h"
 
+#ifdef BF_HAVE_MPIX_QUERY_CUDA_SUPPORT
+#include <mpi.h>
+#include <mpi-ext.h>
+#endif
+
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -42,6 +47,27 @@ bool RunsOnDeviceCommunicator(const Op& op) {
          (gather || OnDevice(op.out)) && !DeviceCollectivesKind().empty();
 }
 
+bool EmulatedDevices() { return Devices().name().starts_with("emulated"); }
+
+// Collectives whose only host work is the MPI call, given device pointers when MPI is
+// CUDA-aware. 16-bit floats are widened to float32 on the host for the reduction, and an
+// average's division needs the scaling kernel (floating dtypes, a build with nvcc).
+bool RunsOnCudaAwareMpi(const Op& op) {
+  const bool gather = op.kind == OpKind::kAllgather;
+  if (op.kind != OpKind::kAllreduce && op.kind != OpKind::kBroadcast && !gather) return false;
+  if (!OnDevice(op.in) || (!gather && !OnDevice(op.out))) return false;
+  if (op.kind == OpKind::kAllreduce) {
+    if (Is16BitFloat(op.in.dtype)) return false;
+    if (op.reduce_op == BF_REDUCE_AVERAGE) {
+#ifndef BF_HAVE_DEVICE_KERNELS
+      if (!EmulatedDevices()) return false;
+#endif
+      if (!IsFloatingPoint(op.in.dtype)) return false;
+    }
+  }
+  return MpiTakesDeviceMemory();
+}
+
 // Points op->in/out at page-locked host buffers; the device tensors stay in `stage`.
 Status RedirectToHost(Op* op, DeviceStage* stage) {
   DeviceRuntime& devices = Devices();
@@ -65,6 +91,31 @@ Status RedirectToHost(Op* op, DeviceStage* stage) {
 }
 
 }  // namespace
+
+bool MpiTakesDeviceMemory() {
+  static const bool takes = [] {
+    if (EmulatedDevices()) return EnvIsOne("BLUEFOG_TEST_EMULATED_CUDA_AWARE_MPI");
+#ifdef BF_HAVE_MPIX_QUERY_CUDA_SUPPORT
+    return Devices().device_count() > 0 && MPIX_Query_cuda_support() == 1;
+#else
+    return false;
+#endif
+  }();
+  return takes;
+}
+
+Status NewGatherResult(const Op& op, const std::vector<int64_t>& shape, DLManagedTensor** out) {
+  if (!op.stage || !op.stage->mpi_direct) {
+    *out = NewManagedTensor(op.in.dtype, shape);
+    return Status::Ok();
+  }
+  const int device = op.stage->device;
+  void* data = nullptr;
+  BF_RETURN_IF_ERROR(Devices().AllocateDevice(device, CompactBytes(op.in.dtype, shape), &data));
+  *out = WrapManagedTensor(op.in.dtype, shape, {kDLCUDA, device}, data,
+                           [device](void* memory) { Devices().FreeDevice(device, memory); });
+  return Status::Ok();
+}
 
 DeviceStage::~DeviceStage() {
   DeviceRuntime& devices = Devices();
@@ -91,6 +142,11 @@ Status StageOnHost(Op* op) {
     stage->phase = DeviceStage::Phase::kRunning;  // nothing to copy in
     stage->device_in = op->in;
     stage->device_out = op->out;
+  } else if (RunsOnCudaAwareMpi(*op)) {
+    stage->mpi_direct = true;
+    stage->device_in = op->in;
+    stage->device_out = op->out;
+    if (op->kind != OpKind::kAllgather) op->in = op->out;  // in place; StartCopyIn copies
   } else {
     BF_RETURN_IF_ERROR(RedirectToHost(op, stage.get()));
   }
@@ -114,6 +170,14 @@ Status StartCopyIn(Op& op) {
   if (stage.direct) return Status::Ok();  // the communicator reads the device tensors
   stage.phase = DeviceStage::Phase::kCopyingIn;
   stage.copy_started = std::chrono::steady_clock::now();
+  if (stage.mpi_direct) {
+    // MPI may read the device memory once the caller's work is done; an op that runs in place
+    // on `out` first gets the input there.
+    const bool copy = stage.device_out.data != nullptr && !SameMemory(stage.device_in, stage.device_out);
+    return Devices().CopyAsync(stage.device, stage.issued, stage.device_out.data,
+                               stage.device_in.data, copy ? stage.device_in.num_bytes() : 0,
+                               &stage.copied);
+  }
   // Without a device input (an output-only device tensor), the copy is empty but still ordered
   // behind the caller's stream, so the op never overwrites memory the caller's work still reads.
   const size_t bytes = stage.device_in.data != nullptr ? stage.device_in.num_bytes() : 0;
@@ -128,6 +192,15 @@ Status StartCopyOut(Op& op) {
   stage.copied = nullptr;
   stage.phase = DeviceStage::Phase::kCopyingOut;
   stage.copy_started = std::chrono::steady_clock::now();
+  if (stage.mpi_direct) {
+    // The result is in device memory already; an average still divides, on the device.
+    if (stage.scale != 1.0) {
+      return devices.ScaleAsync(stage.device, op.out.dtype, op.out.data,
+                                static_cast<size_t>(op.out.num_elements), stage.scale,
+                                &stage.copied);
+    }
+    return devices.CopyAsync(stage.device, nullptr, nullptr, nullptr, 0, &stage.copied);
+  }
   if (op.managed_out != nullptr && *op.managed_out != nullptr) {
     // A gather: the engine's result is in host memory; give the caller a device copy.
     stage.host_result = *op.managed_out;

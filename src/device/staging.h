@@ -33,6 +33,12 @@ struct DeviceStage {
   // host buffers, no copies; `copied` is then the communicator's event for the op's work.
   bool direct = false;
   DeviceCommunicator* comm = nullptr;  // set when the work is queued (engine thread)
+  // Runs on the host path, but CUDA-aware MPI reads and writes the caller's device memory: no
+  // host buffers. Allreduce and broadcast run in place on `out` (op.in is pointed at it; the
+  // first step copies in -> out on the device), gathers allocate their result on the device,
+  // and an average's division is a kernel afterwards (`scale`).
+  bool mpi_direct = false;
+  double scale = 1.0;
   void* scratch = nullptr;             // the comm's, for the op's transfers
   TensorRef device_in;   // the caller's GPU tensors (empty when not on the device)
   TensorRef device_out;
@@ -51,9 +57,19 @@ struct DeviceStage {
 // Caller's thread, after validation: if `op`'s tensors are on a CUDA device, marks the caller's
 // stream (bf_set_cuda_stream) and either leaves them there, for the device communicator, when
 // it runs ops of this kind (DeviceCollectivesKind(); BLUEFOG_<OP>_BY_MPI=1 opts out) and both
-// tensors are on the device, or points op->in/out at page-locked host buffers (the device
-// tensors are kept in op->stage). Host tensors: nothing to do.
+// tensors are on the device, or for MPI itself when it is CUDA-aware and the op's host work is
+// only the MPI call (MpiTakesDeviceMemory), or points op->in/out at page-locked host buffers
+// (the device tensors are kept in op->stage). Host tensors: nothing to do.
 Status StageOnHost(Op* op);
+// Whether MPI takes device pointers (CUDA-aware: Open MPI's MPIX_Query_cuda_support() says so at
+// run time, with a GPU present). Tests emulate it on emulated devices, whose memory is host
+// memory, with BLUEFOG_TEST_EMULATED_CUDA_AWARE_MPI=1. Decided once per process.
+bool MpiTakesDeviceMemory();
+
+// A gather's result of `shape`: host memory, or device memory of the op's device when MPI
+// writes it there (mpi_direct).
+Status NewGatherResult(const Op& op, const std::vector<int64_t>& shape, DLManagedTensor** out);
+
 // For an op left on the device whose arguments turn out to need the host path (compression):
 // stages it through host buffers after all.
 Status StageOnHostAfterAll(Op* op);

@@ -27,16 +27,21 @@ Status RunAllreduce(Op& op, Backend& backend) {
   BF_RETURN_IF_ERROR(backend.AllreduceSum(op.out.data, op.out.num_elements, op.out.dtype, group));
   const int ranks = backend.size(group);
   if (op.reduce_op == BF_REDUCE_AVERAGE && ranks > 1) {
-    Scale(op.out.dtype, op.out.data, op.out.data, 1.0 / ranks,
-          static_cast<size_t>(op.out.num_elements));
+    if (op.stage && op.stage->mpi_direct) {
+      op.stage->scale = 1.0 / ranks;  // the result is device memory: a kernel divides it
+    } else {
+      Scale(op.out.dtype, op.out.data, op.out.data, 1.0 / ranks,
+            static_cast<size_t>(op.out.num_elements));
+    }
   }
   return Status::Ok();
 }
 
 uint64_t AllreduceFusionKey(const Op& op) {
-  // Ops left on the device run on the device communicator, never on a host fusion buffer.
+  // Ops left on the device (for the device communicator or CUDA-aware MPI) never go through a
+  // host fusion buffer.
   if (op.kind != OpKind::kAllreduce || !op.invalid_reason.empty()) return 0;
-  if (op.stage && op.stage->direct) return 0;
+  if (op.stage && (op.stage->direct || op.stage->mpi_direct)) return 0;
   return 1 + (static_cast<uint64_t>(op.in.dtype) << 8 | static_cast<uint64_t>(op.reduce_op) << 4 |
               (op.machine_local ? 1u : 0u));
 }
@@ -88,7 +93,8 @@ Status RunAllgather(Op& op, Backend& backend) {
   }
   std::vector<int64_t> shape = op.in.shape;
   shape[0] = total_rows;
-  DLManagedTensor* result = NewManagedTensor(op.in.dtype, shape);
+  DLManagedTensor* result = nullptr;
+  BF_RETURN_IF_ERROR(NewGatherResult(op, shape, &result));
   Status status = backend.Allgatherv(op.in.data, op.in.num_bytes(), result->dl_tensor.data,
                                      bytes_per_rank, Group::kWorld);
   if (!status.ok()) {
