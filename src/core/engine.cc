@@ -529,26 +529,31 @@ Status Engine::AdvanceNegotiation(bool* progressed) {
 }
 
 void Engine::RunReady(std::vector<std::unique_ptr<Op>> ready) {
-  RunDeviceGroup(&ready);
+  if (!departed_.empty()) {  // each fails on its own: a rank has left
+    for (auto& op : ready) RunOrdered(std::move(op));
+    return;
+  }
+  // Ops ready together run as one device group and in host fusion groups only if every rank
+  // plans the same groups (ranks may disagree on an op's dtype or size, a mismatch to report, or
+  // on whether it runs on the device, as for a rank whose arguments failed validation): a hash of
+  // each op's grouping facts decides, in one agreement for both. Otherwise each op runs on its
+  // own, and its own agreement reports what differs.
   bool fuse = false;
   if (ready.size() >= 2 && settings_.fusion_threshold_bytes > 0) {
-    // Ranks may disagree on an op's dtype or size (a mismatch to report): fuse only if every
-    // rank computes the same grouping, which a hash of the fusion-relevant facts decides.
     uint64_t plan = 1469598103934665603ull;
     for (const auto& op : ready) {
-      if (!op) continue;  // ran in the device group
-      for (uint64_t fact : {AllreduceFusionKey(*op), static_cast<uint64_t>(op->in.num_elements)}) {
+      for (uint64_t fact : {DeviceGroupFact(*op, device_comms_), AllreduceFusionKey(*op),
+                            static_cast<uint64_t>(op->in.num_elements)}) {
         plan = (plan ^ fact) * 1099511628211ull;
       }
     }
     Status status = AgreeOnValue(*backend_, plan, Group::kWorld, &fuse);
     if (!status.ok()) {
-      for (auto& op : ready) {
-        if (op) Finish(std::move(op), status);
-      }
+      for (auto& op : ready) Finish(std::move(op), status);
       return;
     }
   }
+  if (fuse) RunDeviceGroup(&ready);
   for (size_t i = 0; i < ready.size(); ++i) {
     if (!ready[i]) continue;  // already ran in an earlier group
     const uint64_t key = AllreduceFusionKey(*ready[i]);
@@ -582,7 +587,6 @@ void Engine::RunReady(std::vector<std::unique_ptr<Op>> ready) {
 }
 
 void Engine::RunDeviceGroup(std::vector<std::unique_ptr<Op>>* ready) {
-  if (settings_.fusion_threshold_bytes == 0 || !departed_.empty()) return;
   std::vector<Op*> group;
   for (const auto& op : *ready) {
     if (GroupsOnDevice(*op)) group.push_back(op.get());
@@ -593,7 +597,7 @@ void Engine::RunDeviceGroup(std::vector<std::unique_ptr<Op>>* ready) {
   Status status;
   {
     Timeline::Scope grouping(timeline, group.front()->name, "DEVICE_GROUP");
-    status = RunGroupOnDevice(group, *backend_, &device_comms_, &ran);
+    status = RunGroupOnDevice(group, &device_comms_, &ran);
   }
   if (status.ok() && !ran) return;  // each runs on its own
   for (auto& op : *ready) {

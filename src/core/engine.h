@@ -92,11 +92,11 @@ class Engine {
   // While suspended and idle: sleeps until resumed, stopped or (with windows) the next service
   // pass is due.
   void SleepWhileSuspended(bool progressed_last_pass);
-  // Runs the ops a negotiation round made ready (the same list on every rank), fusing allreduce
-  // ops when every rank would group them the same way.
+  // Runs the ops a negotiation round made ready (the same list on every rank), grouping device
+  // ops and fusing host allreduce ops when every rank would group them the same way.
   void RunReady(std::vector<std::unique_ptr<Op>> ready);
-  // Runs the neighbor_allreduce ops on the device among `ready` as one group when every rank
-  // can (ops/device_ops.cc); those that ran are moved out of `ready`.
+  // Runs the device ops among `ready` that group (ops/device_ops.cc) as one group, once every
+  // rank has agreed to; those that ran are moved out of `ready`.
   void RunDeviceGroup(std::vector<std::unique_ptr<Op>>* ready);
   Status AdvanceNeighborOps(bool* progressed);
   Status AdvanceNegotiation(bool* progressed);

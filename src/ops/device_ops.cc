@@ -272,28 +272,24 @@ bool GroupsOnDevice(const Op& op) {
          !(op.neighbor.dynamic && op.neighbor.check_topology);
 }
 
-Status RunGroupOnDevice(std::span<Op* const> ops, MpiBackend& backend, DeviceComms* comms,
-                        bool* ran) {
+uint64_t DeviceGroupFact(const Op& op, const DeviceComms& comms) {
+  if (!GroupsOnDevice(op)) return 0;
+  const bool runnable = comms.world && comms.world->device() == op.stage->device;
+  const OpDescriptor descriptor = OpDescriptor::For(op);
+  uint64_t fact = 1469598103934665603ull;
+  for (int64_t part : {descriptor.kind, descriptor.name_hash, descriptor.dtype,
+                       descriptor.elements, descriptor.flags, int64_t{runnable ? 1 : 2}}) {
+    fact = (fact ^ static_cast<uint64_t>(part)) * 1099511628211ull;
+  }
+  return fact;
+}
+
+Status RunGroupOnDevice(std::span<Op* const> ops, DeviceComms* comms, bool* ran) {
   *ran = false;
   DeviceCommunicator* comm = comms->world.get();
-  // One agreement for the group: a hash of every member's descriptor, and whether this rank can
-  // run them together (its communicator exists, on their device). Any difference, and each op
-  // runs on its own, where its own agreement reports what differs.
-  uint64_t plan = 1469598103934665603ull;
-  auto mix = [&](uint64_t fact) { plan = (plan ^ fact) * 1099511628211ull; };
-  bool runnable = comm != nullptr;
   for (const Op* op : ops) {
-    const OpDescriptor descriptor = OpDescriptor::For(*op);
-    for (int64_t fact : {descriptor.kind, descriptor.name_hash, descriptor.dtype,
-                         descriptor.elements, descriptor.flags}) {
-      mix(static_cast<uint64_t>(fact));
-    }
-    runnable = runnable && comm->device() == op->stage->device;
+    if (!comm || comm->device() != op->stage->device) return Status::Ok();  // as every rank
   }
-  mix(runnable ? 1 : 2);
-  bool agreed = false;
-  BF_RETURN_IF_ERROR(AgreeOnValue(backend, plan, Group::kWorld, &agreed));
-  if (!agreed || !runnable) return Status::Ok();
   *ran = true;
   std::vector<NeighborTransfers> transfers(ops.size());
   NeighborTransfers all;

@@ -47,11 +47,14 @@ struct DeviceComms {
 };
 Status RunOnDevice(Op& op, MpiBackend& backend, DeviceComms* comms);
 // neighbor_allreduce and (world) allreduce ops on the device that became ready together: one
-// agreement, one launch of their collectives and transfers (NCCL's grouping in place of a
-// fusion buffer), then each neighbor op's combine. *ran false
-// (and nothing queued) when the ranks cannot all run this group so: run each with RunOnDevice.
+// launch of their collectives and transfers (NCCL's grouping in place of a fusion buffer), then
+// each neighbor op's combine. The caller has agreed with every rank on the group, through each
+// member's DeviceGroupFact. *ran false (and nothing queued) when the ranks cannot run it so (the
+// communicator is not set up yet, or on another device): run each with RunOnDevice.
 bool GroupsOnDevice(const Op& op);
-Status RunGroupOnDevice(std::span<Op* const> ops, MpiBackend& backend, DeviceComms* comms,
-                        bool* ran);
+// What every rank must agree on before `op` joins a device group: 0 for an op that does not
+// group, else a hash of its descriptor and of whether this rank's communicator can run it.
+uint64_t DeviceGroupFact(const Op& op, const DeviceComms& comms);
+Status RunGroupOnDevice(std::span<Op* const> ops, DeviceComms* comms, bool* ran);
 
 }  // namespace bluefog

@@ -386,6 +386,44 @@ TEST_P(DeviceOps, AllreducesAndNeighborOpsInFlightTogether) {
   }
 }
 
+// Device allreduces issued together, the second with arguments rank 0 alone gets wrong: the
+// first completes, the second fails on every rank, and nothing waits (rank 0's placeholder and
+// the others' device op are planned differently, so nothing is grouped).
+TEST_P(DeviceOps, AnInvalidOpAmongDeviceOpsFailsOnEveryRank) {
+  if (size < 2) GTEST_SKIP() << "needs a peer";
+  const DLDataType type = GetParam();
+  DeviceTensor first(type, {6}), second(type, {6});
+  for (int64_t i = 0; i < first.host.size(); ++i) first.host.Set(i, Value(rank, i));
+  first.Upload();
+  second.Upload();
+  bf_allreduce_args args{};
+  args.struct_size = sizeof(args);
+  args.op = BF_REDUCE_SUM;
+  args.name = "device.valid";
+  bf_handle valid = 0, invalid = 0;
+  ASSERT_BF_OK(bf_allreduce_async(first.get(), first.get(), &args, &valid));
+  args.name = "device.invalid";
+  if (rank == 0) args.op = static_cast<bf_reduce_op>(7);
+  const bf_status issued = bf_allreduce_async(second.get(), second.get(), &args, &invalid);
+  if (rank == 0) {
+    EXPECT_EQ(issued, BF_ERR_INVALID_ARGUMENT) << bf_last_error();
+  } else {
+    ASSERT_BF_OK(issued);
+    EXPECT_EQ(bf_wait(invalid, -1), BF_ERR_MISMATCH) << bf_last_error();
+    EXPECT_NE(std::string(bf_last_error()).find("invalid arguments"), std::string::npos)
+        << bf_last_error();
+    ASSERT_BF_OK(bf_handle_free(invalid));
+  }
+  ASSERT_BF_OK(bf_wait(valid, -1));
+  ASSERT_BF_OK(bf_handle_free(valid));
+  first.Download();
+  for (int64_t i = 0; i < first.host.size(); ++i) {
+    double expected = 0;
+    for (int r = 0; r < size; ++r) expected += Value(r, i);
+    ASSERT_NEAR(first.host.Get(i), expected, Tolerance(type, expected)) << TypeName(type);
+  }
+}
+
 // Allreduce over this machine's ranks only (on the NCCL path: a machine-local communicator,
 // set up at the first such op), then one over every rank on the world communicator.
 TEST_P(DeviceOps, MachineLocalThenWorldAllreduce) {
