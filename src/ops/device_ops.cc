@@ -268,6 +268,7 @@ Status RunOnDevice(Op& op, MpiBackend& backend, DeviceComms* comms) {
 bool GroupsOnDevice(const Op& op) {
   if (!op.stage || !op.stage->direct || !op.invalid_reason.empty()) return false;
   if (op.kind == OpKind::kAllreduce) return !op.machine_local;  // the world communicator's
+  if (op.kind == OpKind::kBroadcast) return true;
   return op.kind == OpKind::kNeighborAllreduce &&
          !(op.neighbor.dynamic && op.neighbor.check_topology);
 }
@@ -278,7 +279,8 @@ uint64_t DeviceGroupFact(const Op& op, const DeviceComms& comms) {
   const OpDescriptor descriptor = OpDescriptor::For(op);
   uint64_t fact = 1469598103934665603ull;
   for (int64_t part : {descriptor.kind, descriptor.name_hash, descriptor.dtype,
-                       descriptor.elements, descriptor.flags, int64_t{runnable ? 1 : 2}}) {
+                       descriptor.elements, descriptor.root, descriptor.flags,
+                       int64_t{runnable ? 1 : 2}}) {
     fact = (fact ^ static_cast<uint64_t>(part)) * 1099511628211ull;
   }
   return fact;
@@ -303,15 +305,19 @@ Status RunGroupOnDevice(std::span<Op* const> ops, DeviceComms* comms, bool* ran)
     all.receives.insert(all.receives.end(), transfers[k].receives.begin(),
                         transfers[k].receives.end());
   }
-  // The allreduces and every transfer launch together (no kernel in between: the scaling came
-  // before, the combines come after). Several transfers between one pair match in posting
+  // The collectives and every transfer launch together (no kernel in between: the scaling
+  // came before, the combines come after). Several transfers between one pair match in posting
   // order, the same on both sides.
   BF_RETURN_IF_ERROR(comm->BeginGroup());
   Status posted;
   for (Op* op : ops) {
-    if (op->kind != OpKind::kAllreduce || !posted.ok()) continue;
-    posted = comm->Allreduce(op->in.data, op->out.data, op->in.num_elements, op->in.dtype,
-                             op->reduce_op == BF_REDUCE_AVERAGE);
+    if (!posted.ok()) break;
+    if (op->kind == OpKind::kAllreduce) {
+      posted = comm->Allreduce(op->in.data, op->out.data, op->in.num_elements, op->in.dtype,
+                               op->reduce_op == BF_REDUCE_AVERAGE);
+    } else if (op->kind == OpKind::kBroadcast) {
+      posted = comm->Broadcast(op->in.data, op->out.data, op->in.num_bytes(), op->root_or_peer);
+    }
   }
   if (posted.ok()) posted = comm->Exchange(all.sends, all.receives);
   const Status ended = comm->EndGroup();  // every begun group is ended

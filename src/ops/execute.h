@@ -46,8 +46,8 @@ struct DeviceComms {
   std::unique_ptr<DeviceCommunicator> machine;
 };
 Status RunOnDevice(Op& op, MpiBackend& backend, DeviceComms* comms);
-// neighbor_allreduce and (world) allreduce ops on the device that became ready together: one
-// launch of their collectives and transfers (NCCL's grouping in place of a fusion buffer), then
+// neighbor_allreduce, (world) allreduce and broadcast ops on the device that became ready
+// together: one launch of their collectives and transfers (NCCL's grouping in place of a fusion buffer), then
 // each neighbor op's combine. The caller has agreed with every rank on the group, through each
 // member's DeviceGroupFact. *ran false (and nothing queued) when the ranks cannot run it so (the
 // communicator is not set up yet, or on another device): run each with RunOnDevice.

@@ -328,13 +328,14 @@ TEST_P(DeviceOps, ManyAsyncWeightedOpsKeepTheirOwnMessages) {
   }
 }
 
-// Allreduces (sum and average, in and out of place) issued together with neighbor_allreduces:
-// on the NCCL path they launch as one group; each keeps its own result.
+// Allreduces (sum and average, in and out of place) and broadcasts issued together with
+// neighbor_allreduces: on the NCCL path they launch as one group; each keeps its own result.
 TEST_P(DeviceOps, AllreducesAndNeighborOpsInFlightTogether) {
   const DLDataType type = GetParam();
-  constexpr int kOps = 8;
+  constexpr int kOps = 10;
   const int right = (rank + 1) % size, left = (rank + size - 1) % size;
   const double half = 0.5;
+  auto is_broadcast = [](int k) { return k % 5 == 4; };  // from rank k % size
   std::vector<std::unique_ptr<DeviceTensor>> in, out;
   std::vector<std::string> names(kOps);
   std::vector<bf_handle> handles(kOps);
@@ -354,7 +355,12 @@ TEST_P(DeviceOps, AllreducesAndNeighborOpsInFlightTogether) {
   }
   for (int k = 0; k < kOps; ++k) {
     DeviceTensor& result = k % 4 == 2 ? *in[k] : *out[k];  // some in place
-    if (is_neighbor_op(k)) {
+    if (is_broadcast(k)) {
+      bf_op_args args{};
+      args.struct_size = sizeof(args);
+      args.name = names[k].c_str();
+      ASSERT_BF_OK(bf_broadcast_async(in[k]->get(), result.get(), k % size, &args, &handles[k]));
+    } else if (is_neighbor_op(k)) {
       const bf_neighbor_args args = OnePeerArgs(&left, &half, &right, nullptr, names[k].c_str());
       ASSERT_BF_OK(bf_neighbor_allreduce_async(in[k]->get(), result.get(), &args, &handles[k]));
     } else {
@@ -374,7 +380,9 @@ TEST_P(DeviceOps, AllreducesAndNeighborOpsInFlightTogether) {
     result.Download();
     for (int64_t i = 0; i < result.host.size(); ++i) {
       double expected = 0;
-      if (is_neighbor_op(k)) {
+      if (is_broadcast(k)) {
+        expected = Value(k % size, i) + k;
+      } else if (is_neighbor_op(k)) {
         expected = 0.5 * (Value(rank, i) + k) + 0.5 * (Value(left, i) + k);
       } else {
         for (int r = 0; r < size; ++r) expected += Value(r, i) + k;
