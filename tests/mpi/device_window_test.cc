@@ -216,6 +216,35 @@ TEST_P(DevicePushSum, AccumulateSelfWeightThenCollect) {
 INSTANTIATE_TEST_SUITE_P(Types, DevicePushSum, ::testing::ValuesIn(FloatTypes()),
                          [](const auto& info) { return TypeName(info.param); });
 
+class DeviceWindowMixedRanks : public DeviceWindowBase {};
+
+// Ranks may hold one window on the GPU and on the host: only dtype and shape must agree.
+TEST_F(DeviceWindowMixedRanks, EvenRanksOnTheGpuOddOnTheHost) {
+  const DLDataType f64{kDLFloat, 64, 1};
+  const bool on_gpu = rank % 2 == 0;
+  DeviceTensor device(f64, {5});
+  HostTensor host(f64, {5});
+  Fill(device, rank);
+  for (int64_t i = 0; i < host.size(); ++i) host.Set(i, Value(rank, i));
+  DLTensor* x = on_gpu ? device.get() : host.get();
+  ASSERT_BF_OK(bf_win_create(x, "dw.mixed", 1));
+  ASSERT_BF_OK(bf_win_put(x, "dw.mixed", nullptr));
+  ASSERT_BF_OK(bf_barrier());
+  ASSERT_BF_OK(bf_win_update("dw.mixed", nullptr, nullptr));  // 1/(in-degree+1) each
+  auto mean = [&](int64_t i) {
+    double expected = Value(rank, i);
+    for (int s : in) expected += Value(s, i);
+    return expected / static_cast<double>(in.size() + 1);
+  };
+  if (on_gpu) {
+    ExpectValues(device, mean, "GPU rank's update");
+  } else {
+    for (int64_t i = 0; i < host.size(); ++i) EXPECT_NEAR(host.Get(i), mean(i), 1e-12) << i;
+  }
+  ASSERT_BF_OK(bf_barrier());
+  ASSERT_BF_OK(bf_win_free("dw.mixed"));
+}
+
 class DeviceWindowLock : public DeviceWindowBase {};
 
 // Gets held by bf_win_lock are served at the unlock, from the device tensor as it is then.
