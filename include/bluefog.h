@@ -177,7 +177,7 @@ BF_API int bf_is_homogeneous(void);
 
 /* ---------------------------------------------------------------------------------------------
  * GPU tensors (kDLCUDA). Every operation that takes host tensors takes GPU tensors too (windows
- * excepted, for now); `in` and `out` must then be on the same device. With NCCL (built with it,
+ * included: see bf_win_create); `in` and `out` must then be on the same device. With NCCL (built with it,
  * and a GPU), allreduce, broadcast, allgather, neighbor_allgather and uncompressed
  * neighbor_allreduce and hierarchical_neighbor_allreduce on device tensors run on the device: queued on an NCCL stream behind the work the caller had
  * queued on its stream when issuing the operation (see bf_set_cuda_stream), ordered the same way
@@ -497,7 +497,12 @@ BF_API bf_status bf_pair_gossip_async(const DLTensor *in, DLTensor *out, int pee
  * (the DLTensor struct itself, shape included, is copied and may go). Neighbor
  * buffers start as copies of this rank's tensor (BlueFog's behavior), or zeros if zero_init.
  * BF_ERR_INVALID_ARGUMENT if a window of that name exists; BF_ERR_MISMATCH on every rank if the
- * ranks disagree. Float (16/32/64-bit) and int32/int64 dtypes; host memory. */
+ * ranks disagree. Float (16/32/64-bit) and int32/int64 dtypes; host memory or a CUDA device.
+ * A GPU window (docs/windows.md) is staged through pinned host memory: its operations take
+ * tensors on its device only (BF_ERR_INVALID_ARGUMENT naming the argument otherwise); puts,
+ * accumulates and updates read the device tensor behind the caller's stream (bf_set_cuda_stream)
+ * and return once results are back in device memory; a peer's get copies the device tensor as
+ * the engine finds it when serving the request. */
 BF_API bf_status bf_win_create(DLTensor *tensor, const char *name, int zero_init);
 /* Frees the window `name`, or every window if name is NULL, collectively. Waits first for this
  * rank's own window operations on it to complete. */

@@ -10,17 +10,34 @@
 
 #include "api/api_util.h"
 #include "api/guard.h"
+#include "device/staging.h"
 #include "window/window.h"
 
 using namespace bluefog;
 
 namespace {
 
-// Windows live in host memory (the engine serves peers' one-sided requests from it).
-Status RequireHostForWindow(const TensorRef& tensor, const ArgName& where) {
-  if (tensor.device.device_type != kDLCUDA) return Status::Ok();
-  return Error(BF_ERR_UNSUPPORTED, where, " is on CUDA device ", tensor.device.device_id,
-               "; window operations take host tensors (GPU windows are not supported yet)");
+std::string DeviceName(const DLDevice& device) {
+  return device.device_type == kDLCUDA ? "cuda:" + std::to_string(device.device_id) : "the host";
+}
+
+// The window's tensor as the caller gave it (its layout and device).
+const TensorRef& CallersTensor(const Window& window) {
+  return window.on_device() ? window.device_tensor : window.tensor;
+}
+
+// A window's operations take tensors where its own tensor is: the host (pinned host memory
+// included), or the same CUDA device.
+Status RequireWindowDevice(const Window& window, const TensorRef& tensor, const ArgName& where) {
+  const DLDevice& device = CallersTensor(window).device;
+  const bool tensor_on_device = tensor.device.device_type == kDLCUDA;
+  if (tensor_on_device == window.on_device() &&
+      (!tensor_on_device || tensor.device.device_id == device.device_id)) {
+    return Status::Ok();
+  }
+  return Error(BF_ERR_INVALID_ARGUMENT, where, " is on ", DeviceName(tensor.device),
+               " but window '", window.name, "' holds a tensor on ", DeviceName(device),
+               "; a window's operations take tensors on the window's device");
 }
 
 Status FindWindow(const char* fn, const char* name, Context& context,
@@ -110,14 +127,16 @@ Status Transfer(const char* fn, OpKind kind, DLTensor* tensor, const char* name,
   } else {
     const ArgName where{fn, "tensor", me};
     BF_RETURN_IF_ERROR(ValidateTensor(tensor, where, &op->in));
-    BF_RETURN_IF_ERROR(RequireHostForWindow(op->in, where));
-    BF_RETURN_IF_ERROR(RequireSameLayout(window.tensor, op->in, where));
+    BF_RETURN_IF_ERROR(RequireWindowDevice(window, op->in, where));
+    BF_RETURN_IF_ERROR(RequireSameLayout(CallersTensor(window), op->in, where));
     if (args.has_self_weight) {
       BF_RETURN_IF_ERROR(RequireFiniteWeight(fn, "args->self_weight", args.self_weight, me));
       BF_RETURN_IF_ERROR(
           RequireUnitWeightIfInteger(fn, "args->self_weight", window, args.self_weight, me));
       plan.has_self_weight = true;
       plan.self_weight = args.self_weight;
+      // The self weight scales the tensor after the sends: a GPU tensor gets the result back.
+      if (window.on_device()) op->out = op->in;
     }
   }
   const bool to_destinations = kind != OpKind::kWinGet;
@@ -133,6 +152,8 @@ Status Transfer(const char* fn, OpKind kind, DLTensor* tensor, const char* name,
   plan.require_mutex = args.require_mutex != 0;
   plan.with_associated_p = context->win_associated_p();
   op->name = context->AutoName(kind);
+  // GPU tensors: staged through pinned host memory behind the caller's stream (staging.h).
+  BF_RETURN_IF_ERROR(StageOnHost(op.get()));
   return Dispatch(*context, std::move(op), handle);
 }
 
@@ -189,9 +210,10 @@ Status Update(const char* fn, const char* name, const bf_win_update_args* given,
   if (out != nullptr) {
     const ArgName where{fn, "out", me};
     BF_RETURN_IF_ERROR(ValidateTensor(out, where, &op->out));
-    BF_RETURN_IF_ERROR(RequireHostForWindow(op->out, where));
-    BF_RETURN_IF_ERROR(RequireSameLayout(window.tensor, op->out, where));
-    if (SameMemory(op->out, window.tensor)) op->out = TensorRef{};  // that is in place
+    BF_RETURN_IF_ERROR(RequireWindowDevice(window, op->out, where));
+    BF_RETURN_IF_ERROR(RequireSameLayout(CallersTensor(window), op->out, where));
+    if (SameMemory(op->out, CallersTensor(window))) op->out = TensorRef{};  // that is in place
+    plan.clone = op->out.data != nullptr;
   }
   if (args.has_weights) {
     BF_RETURN_IF_ERROR(RequireFiniteWeight(fn, "args->self_weight", args.self_weight, me));
@@ -217,6 +239,13 @@ Status Update(const char* fn, const char* name, const bf_win_update_args* given,
   plan.require_mutex = args.require_mutex != 0;
   plan.with_associated_p = context->win_associated_p();
   op->name = context->AutoName(OpKind::kWinUpdate);
+  if (window.on_device()) {
+    // The engine combines host copies: the device tensor staged in behind the caller's stream
+    // mark, the result copied back (in place, or to `out`) before the update returns.
+    op->in = window.device_tensor;
+    if (!plan.clone) op->out = window.device_tensor;
+    BF_RETURN_IF_ERROR(StageOnHost(op.get()));
+  }
   return RunBlocking(*context, std::move(op));
 }
 
@@ -236,9 +265,10 @@ Status Create(DLTensor* tensor, const char* name, int zero_init) {
     op->kind = OpKind::kWinCreate;
     op->name = op_name;
     BF_RETURN_IF_ERROR(ValidateTensor(tensor, ArgName{fn, "tensor", me}, &op->in));
-    if (op->in.device.device_type != kDLCPU) {
+    if (op->in.device.device_type != kDLCPU && op->in.device.device_type != kDLCUDA) {
       return Error(BF_ERR_UNSUPPORTED, ArgWhere(fn, "tensor", me),
-                   " is not in ordinary host memory; windows hold host tensors");
+                   " is neither in ordinary host memory nor on a CUDA device; windows hold "
+                   "host or GPU tensors");
     }
     const DType dtype = op->in.dtype;
     if (dtype == DType::kInt8 || dtype == DType::kInt16 || dtype == DType::kUInt8) {
@@ -252,7 +282,9 @@ Status Create(DLTensor* tensor, const char* name, int zero_init) {
     op->window_plan.window_name = name;
     op->window_plan.zero_init = zero_init != 0;
     op->topology = context->topology(&op->topology_weighted);
-    return Status::Ok();
+    // A GPU tensor is copied to the host behind the caller's stream mark; the window keeps a
+    // pinned mirror of it (WindowService::AttachMirror).
+    return StageOnHost(op.get());
   }();
   if (!prepared.ok()) {
     return FailTogether(OpKind::kWinCreate, op_name.c_str(), op, std::move(prepared));
@@ -310,9 +342,10 @@ Status Lock(const char* name) {
   }
   window->locked = true;
   // A peer's write of several chunks that had begun is finished first (the engine applies its
-  // remaining chunks, which are already on their way), so the holder never sees half of it.
-  while (!window->writes_settled.wait_for(lock, std::chrono::milliseconds(100),
-                                          [&] { return window->partial_writes.empty(); })) {
+  // remaining chunks, which are already on their way), so the holder never sees half of it;
+  // likewise a GPU window's copies for peers' gets already accepted.
+  auto settled = [&] { return window->partial_writes.empty() && window->device_reads == 0; };
+  while (!window->writes_settled.wait_for(lock, std::chrono::milliseconds(100), settled)) {
     if (context->windows().Find(name) != window) {
       return Error(BF_ERR_INVALID_ARGUMENT, fn, ": window '", name, "' on rank ", me,
                    " was freed while it was being locked");

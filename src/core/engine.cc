@@ -75,7 +75,7 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
     window_service_->Handle(std::move(message));
   });
   backend_->SetPeerGoneCheck([this] { return !departed_.empty(); });
-  backend_->SetPollHook([this] { window_service_->ServeHeld(); });
+  backend_->SetPollHook([this] { window_service_->ServePending(); });
   started->set_value(Status::Ok());
 
   Backoff backoff;

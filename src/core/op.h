@@ -102,6 +102,7 @@ struct WindowPlan {
   double self_weight = 1.0;
   bool require_mutex = false;
   bool reset = false;            // update
+  bool clone = false;            // update into `out`, leaving the window's tensor as it is
   bool for_self = false;         // mutex acquire/release
   bool with_associated_p = false;
   bool zero_init = false;        // create

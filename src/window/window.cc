@@ -4,7 +4,13 @@
 
 #include <algorithm>
 
+#include "device/device.h"
+
 namespace bluefog {
+
+Window::~Window() {
+  if (on_device()) Devices().FreeHost(tensor.data);
+}
 
 int Window::InNeighborIndex(int rank) const {
   auto it = std::lower_bound(in_neighbors.begin(), in_neighbors.end(), rank);

@@ -35,9 +35,22 @@ struct WindowMutex {
 };
 
 struct Window {
+  Window() = default;
+  Window(const Window&) = delete;
+  Window& operator=(const Window&) = delete;
+  ~Window();  // frees the pinned mirror of a GPU window
+
   std::string name;
   uint64_t hash = 0;
-  TensorRef tensor;  // the caller's memory, borrowed until the window is freed
+  // The window's tensor in host memory, which the engine serves peers from: the caller's memory
+  // (borrowed until the window is freed), or for a GPU window its pinned host mirror.
+  TensorRef tensor;
+  // A GPU window (kDLCUDA): the caller's device tensor, borrowed until the window is freed. Its
+  // host mirror (`tensor`, page-locked, owned) holds the snapshots served to peers' gets; the
+  // window's own operations stage the device tensor through host buffers of their own
+  // (device/staging.h). Empty for host windows.
+  TensorRef device_tensor;
+  bool on_device() const { return device_tensor.device.device_type == kDLCUDA; }
   // The topology at creation, which cannot change while the window exists.
   std::vector<int> in_neighbors;   // ascending; buffers are parallel to it
   std::vector<int> out_neighbors;  // ascending
@@ -61,7 +74,10 @@ struct Window {
   // chunks are applied even while locked, and bf_win_lock returns only once there are none, so
   // the lock holder never sees a half-written buffer.
   std::set<std::pair<int, uint64_t>> partial_writes;
-  std::condition_variable writes_settled;  // partial_writes became empty
+  // GPU windows: peers' gets accepted and not yet copied out of device memory into their
+  // answers; bf_win_lock also waits for these, so no copy of the tensor is under way once locked.
+  int device_reads = 0;
+  std::condition_variable writes_settled;  // partial_writes became empty, device_reads 0
 
   // Engine thread only.
   std::map<int, WindowMutex> mutexes;  // by index

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "device/device.h"
+#include "device/staging.h"
 #include "ops/agreement.h"
 #include "ops/combine.h"
 #include "topology/graph.h"
@@ -45,10 +47,18 @@ WindowService::WindowService(Backend& backend, WindowRegistry& registry, int ran
     : backend_(backend), registry_(registry), rank_(rank),
       max_chunk_elements_(max_chunk_elements) {}
 
-WindowService::~WindowService() = default;
+WindowService::~WindowService() {
+  // A copy still running into a mirror must not outlive the mirror (freed with its window).
+  for (DeviceSnapshot& snapshot : snapshots_) {
+    for (bool done = false; !done;) {
+      if (!Devices().Query(snapshot.copied, &done).ok()) break;
+    }
+    Devices().Release(snapshot.copied);
+  }
+}
 
 bool WindowService::busy() const {
-  return !answers_.empty() || !requests_.empty() || !registry_.empty();
+  return !answers_.empty() || !requests_.empty() || !registry_.empty() || !snapshots_.empty();
 }
 
 namespace {
@@ -74,7 +84,7 @@ Status WindowService::Create(Op& op) {
   auto window = std::make_shared<Window>();
   window->name = op.window_plan.window_name;
   window->hash = HashName("window:" + window->name);
-  window->tensor = op.in;
+  window->tensor = op.in;  // a GPU window's: the staged copy, until its mirror replaces it below
   window->weighted = op.topology_weighted;
   window->in_neighbors = op.topology->in_neighbors(rank_);
   window->out_neighbors = op.topology->out_neighbors(rank_);
@@ -90,7 +100,8 @@ Status WindowService::Create(Op& op) {
   }
   window->versions.assign(window->in_neighbors.size(), 0);
   window->neighbor_p.assign(window->in_neighbors.size(), 0.0);
-  Status added = registry_.Add(window);
+  Status added = op.stage ? AttachMirror(op, window.get()) : Status::Ok();
+  if (added.ok()) added = registry_.Add(window);
   // No rank may return (and put to a peer) before every rank has registered the window.
   int64_t failed = added.ok() ? 0 : 1;
   Status synced = backend_.AllreduceMax(&failed, 1, Group::kWorld);
@@ -105,6 +116,18 @@ Status WindowService::Create(Op& op) {
     return Error(BF_ERR_INVALID_ARGUMENT, "bf_win_create: window '", window->name,
                  "' could not be created on every rank (see the failing rank's error)");
   }
+  return Status::Ok();
+}
+
+Status WindowService::AttachMirror(const Op& op, Window* window) {
+  // op.in is the device tensor's copy, staged behind the caller's stream mark; it dies with the
+  // op, so the window keeps a pinned mirror of its own for the snapshots peers' gets are served.
+  const size_t bytes = op.in.num_bytes();
+  void* mirror = nullptr;
+  BF_RETURN_IF_ERROR(Devices().AllocateHost(bytes, &mirror));
+  if (bytes > 0) std::memcpy(mirror, op.in.data, bytes);
+  window->tensor.data = mirror;
+  window->device_tensor = op.stage->device_in;  // from now on the window frees the mirror
   return Status::Ok();
 }
 
@@ -342,8 +365,13 @@ Status WindowService::AdvanceTransfer(Op& op, PeerTransfer* transfer) {
 Status WindowService::Combine(Op& op) {
   Window& window = *op.window;
   const WindowPlan& plan = op.window_plan;
-  const TensorRef& target = op.out.data != nullptr ? op.out : window.tensor;
-  const bool clone = op.out.data != nullptr;
+  // A GPU window's update runs on host copies staged by the engine: op.in holds the device
+  // tensor as of the caller's stream mark, op.out is where the result goes back to the device
+  // from (the same buffer in place). A host window's update reads and writes its tensor.
+  const bool staged = op.stage != nullptr;
+  const void* self = staged ? op.in.data : window.tensor.data;
+  void* target = op.out.data != nullptr ? op.out.data : window.tensor.data;
+  const bool clone = plan.clone;
   const size_t count = static_cast<size_t>(window.tensor.num_elements);
   std::lock_guard<std::mutex> lock(window.data_mutex);
   std::vector<const void*> sources;
@@ -354,11 +382,11 @@ Status WindowService::Combine(Op& op) {
     sources.push_back(window.buffers[static_cast<size_t>(index)].data());
   }
   if (IsFloatingPoint(window.tensor.dtype)) {
-    WeightedCombine(window.tensor.dtype, target.data, window.tensor.data, plan.self_weight,
-                    sources, plan.weights, count);
+    WeightedCombine(window.tensor.dtype, target, self, plan.self_weight, sources, plan.weights,
+                    count);
   } else {  // integer windows: weights are all 1 (checked when issued)
-    if (clone && count > 0) std::memcpy(target.data, window.tensor.data, window.tensor.num_bytes());
-    for (const void* source : sources) AddInto(window.tensor.dtype, target.data, source, count);
+    if (target != self && count > 0) std::memcpy(target, self, window.tensor.num_bytes());
+    for (const void* source : sources) AddInto(window.tensor.dtype, target, source, count);
   }
   if (plan.with_associated_p && !clone) {
     double p = plan.self_weight * window.associated_p;
@@ -542,6 +570,7 @@ void WindowService::Refuse(int peer, uint64_t request, const std::string& reason
 
 Status WindowService::Advance() {
   if (!holding_.empty()) ServeHeld();
+  if (!snapshots_.empty()) AdvanceSnapshots();
   for (size_t i = 0; i < answers_.size();) {
     bool left = true;
     for (auto& sends : answers_[i].sends) {
@@ -642,24 +671,20 @@ void WindowService::HandleRequest(std::unique_ptr<ReceivedMessage>& owned, bool 
       return;
     }
     case WindowMessage::kGetRequest: {
-      PendingAnswer answer;
+      std::vector<std::byte> snapshot;
       {
         // Under the lock, so that a bf_win_lock that returns has no copy of the tensor under way.
         std::lock_guard<std::mutex> lock(window->data_mutex);
         if (MustHold(*window, source, request, replay)) return hold();
-        answer.data.resize(window->tensor.num_bytes());
-        if (!answer.data.empty()) {
-          std::memcpy(answer.data.data(), window->tensor.data, answer.data.size());
+        if (window->on_device()) {
+          ++window->device_reads;  // until its copy has left device memory
+        } else {
+          snapshot.resize(window->tensor.num_bytes());
+          if (!snapshot.empty()) std::memcpy(snapshot.data(), window->tensor.data, snapshot.size());
         }
       }
-      Status sent = SendData(source, WindowMessage::kGetReply, *window, request,
-                             answer.data.data(), false, 0.0, &answer.sends);
-      if (!sent.ok()) {
-        return Refuse(source, request, "rank " + std::to_string(rank_) +
-                                           " could not send its tensor: " + sent.message());
-      }
-      answers_.push_back(std::move(answer));
-      return;
+      if (window->on_device()) return SnapshotForGet(window, source, request);
+      return SendGetReply(*window, source, request, std::move(snapshot));
     }
     case WindowMessage::kMutexAcquire: {
       WindowMutex& mutex = window->mutexes[header.window.mutex_index];
@@ -678,6 +703,97 @@ void WindowService::HandleRequest(std::unique_ptr<ReceivedMessage>& owned, bool 
       std::fprintf(stderr, "bluefog: rank %d: dropped an unknown window message (kind %d) from "
                    "rank %d\n", rank_, header.op_kind, source);
   }
+}
+
+void WindowService::SendGetReply(const Window& window, int peer, uint64_t request,
+                                 std::vector<std::byte> snapshot) {
+  PendingAnswer answer;
+  answer.data = std::move(snapshot);
+  Status sent = SendData(peer, WindowMessage::kGetReply, window, request, answer.data.data(),
+                         false, 0.0, &answer.sends);
+  if (!sent.ok()) {
+    return Refuse(peer, request, "rank " + std::to_string(rank_) +
+                                     " could not send its tensor: " + sent.message());
+  }
+  answers_.push_back(std::move(answer));
+}
+
+// ----- GPU windows: peers' gets read the device tensor through the window's mirror ------------
+
+void WindowService::SnapshotForGet(const std::shared_ptr<Window>& window, int peer,
+                                   uint64_t request) {
+  // One copy into a mirror at a time: a get arriving while one runs waits for the next copy
+  // (which starts after its arrival, so it never sees the tensor as of before its request).
+  for (DeviceSnapshot& snapshot : snapshots_) {
+    if (snapshot.window == window) {
+      snapshot.next.push_back({peer, request});
+      return;
+    }
+  }
+  DeviceSnapshot snapshot;
+  snapshot.window = window;
+  snapshot.next.push_back({peer, request});
+  if (StartSnapshot(&snapshot)) snapshots_.push_back(std::move(snapshot));
+}
+
+bool WindowService::StartSnapshot(DeviceSnapshot* snapshot) {
+  Window& window = *snapshot->window;
+  snapshot->serving = std::move(snapshot->next);
+  snapshot->next.clear();
+  // On the engine's stream, behind no caller mark: like a host window's get, it reads the
+  // tensor as it is, which includes the caller's device work once that has finished, and every
+  // window operation's copy back to the device queued before it (the same stream).
+  Status started = Devices().CopyAsync(window.device_tensor.device.device_id, nullptr,
+                                       window.tensor.data, window.device_tensor.data,
+                                       window.tensor.num_bytes(), &snapshot->copied);
+  if (started.ok()) return true;
+  snapshot->copied = nullptr;
+  FinishSnapshot(snapshot, started);
+  return false;
+}
+
+void WindowService::FinishSnapshot(DeviceSnapshot* snapshot, const Status& copied) {
+  Window& window = *snapshot->window;
+  for (const auto& [peer, request] : snapshot->serving) {
+    if (!copied.ok()) {
+      Refuse(peer, request, "rank " + std::to_string(rank_) + " could not copy its GPU tensor of " +
+                                WindowWhere(window, rank_) + ": " + copied.message());
+      continue;
+    }
+    const auto* mirror = static_cast<const std::byte*>(window.tensor.data);
+    SendGetReply(window, peer, request,
+                 std::vector<std::byte>(mirror, mirror + window.tensor.num_bytes()));
+  }
+  std::lock_guard<std::mutex> lock(window.data_mutex);
+  window.device_reads -= static_cast<int>(snapshot->serving.size());
+  if (window.device_reads == 0) window.writes_settled.notify_all();
+  snapshot->serving.clear();
+}
+
+void WindowService::AdvanceSnapshots() {
+  for (size_t i = 0; i < snapshots_.size();) {
+    DeviceSnapshot& snapshot = snapshots_[i];
+    bool done = false;
+    Status copied = Devices().Query(snapshot.copied, &done);
+    if (copied.ok() && !done) {
+      ++i;
+      continue;
+    }
+    Devices().Release(snapshot.copied);
+    snapshot.copied = nullptr;
+    FinishSnapshot(&snapshot, copied);
+    if (!snapshot.next.empty() && StartSnapshot(&snapshot)) {
+      ++i;
+      continue;
+    }
+    if (i + 1 != snapshots_.size()) snapshots_[i] = std::move(snapshots_.back());
+    snapshots_.pop_back();
+  }
+}
+
+void WindowService::ServePending() {
+  ServeHeld();
+  if (!snapshots_.empty()) AdvanceSnapshots();
 }
 
 void WindowService::HandleReply(const ReceivedMessage& message) {

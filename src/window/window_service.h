@@ -14,10 +14,12 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "backend/backend.h"
 #include "core/op.h"
+#include "device/device.h"
 #include "window/window.h"
 
 namespace bluefog {
@@ -84,9 +86,14 @@ class WindowService {
   // Serves the requests held by bf_win_lock of windows unlocked since, in arrival order (from
   // Advance, and while a blocking collective waits).
   void ServeHeld();
+  // ServeHeld, and answers the gets whose copies out of a GPU window have finished (while a
+  // blocking collective waits: a peer blocked in its get may be needed by that collective).
+  void ServePending();
 
  private:
   Status Create(Op& op);
+  // A GPU window's create: gives `window` its pinned host mirror, filled from the staged copy.
+  Status AttachMirror(const Op& op, Window* window);
   Status Free(Op& op);
   // Serves a peer's request; a put, accumulate or get request that must wait for bf_win_unlock
   // is moved into its window's `held` queue (at its front when `replay`: it came from there).
@@ -94,6 +101,24 @@ class WindowService {
   // Refuses every request held by `window` (it is being freed).
   void RefuseHeld(Window& window);
   void HandleReply(const ReceivedMessage& message);
+  // Answers a get with `snapshot` (the window's tensor, copied), or refuses it.
+  void SendGetReply(const Window& window, int peer, uint64_t request,
+                    std::vector<std::byte> snapshot);
+
+  // A GPU window's tensor being copied into its mirror for peers' gets.
+  struct DeviceSnapshot {
+    std::shared_ptr<Window> window;  // keeps the mirror alive while the copy runs
+    DeviceEvent copied = nullptr;
+    std::vector<std::pair<int, uint64_t>> serving;  // (peer, request) answered by this copy
+    std::vector<std::pair<int, uint64_t>> next;     // arrived meanwhile: answered by the next
+  };
+  // Queues a peer's get of a GPU window for a copy of its device tensor.
+  void SnapshotForGet(const std::shared_ptr<Window>& window, int peer, uint64_t request);
+  // Starts the copy for the gets in `next`; false if it could not (they have been refused).
+  bool StartSnapshot(DeviceSnapshot* snapshot);
+  // Answers the gets `serving` from the mirror (or refuses them when the copy failed).
+  void FinishSnapshot(DeviceSnapshot* snapshot, const Status& copied);
+  void AdvanceSnapshots();
 
   // Sends one message now, keeping it alive in `sends` until it has left.
   Status Send(int peer, WindowMessage kind, const Window& window, uint64_t request,
@@ -128,6 +153,7 @@ class WindowService {
   };
   std::vector<PendingAnswer> answers_;
   std::vector<std::weak_ptr<Window>> holding_;  // windows whose `held` queue is not empty
+  std::vector<DeviceSnapshot> snapshots_;       // at most one per GPU window
 };
 
 }  // namespace bluefog

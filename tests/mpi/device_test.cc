@@ -15,69 +15,10 @@
 #include <string>
 #include <vector>
 
-#if BF_TEST_WITH_CUDA
-#include <cuda_runtime.h>
-#endif
-
-#include "test_util.h"
+#include "device_tensor.h"
 
 namespace bftest {
 namespace {
-
-bool Emulated() { return std::getenv("BLUEFOG_TEST_EMULATED_GPUS") != nullptr; }
-
-// Device memory of the test's device and copies to and from it.
-void* DeviceAllocate(size_t bytes) {
-#if BF_TEST_WITH_CUDA
-  if (!Emulated()) {
-    void* pointer = nullptr;
-    return cudaMalloc(&pointer, bytes == 0 ? 1 : bytes) == cudaSuccess ? pointer : nullptr;
-  }
-#endif
-  return std::malloc(bytes == 0 ? 1 : bytes);
-}
-void DeviceFree(void* pointer) {
-#if BF_TEST_WITH_CUDA
-  if (!Emulated()) {
-    (void)cudaFree(pointer);
-    return;
-  }
-#endif
-  std::free(pointer);
-}
-void Copy(void* destination, const void* source, size_t bytes) {
-  if (bytes == 0) return;  // (an empty std::vector's data() may be null)
-#if BF_TEST_WITH_CUDA
-  if (!Emulated()) {
-    ASSERT_EQ(cudaMemcpy(destination, source, bytes, cudaMemcpyDefault), cudaSuccess);
-    return;
-  }
-#endif
-  std::memcpy(destination, source, bytes);
-}
-
-int TestDevice() { return bf_local_rank() % bf_cuda_device_count(); }
-
-// A tensor in device memory with a host mirror to fill and to check.
-struct DeviceTensor {
-  HostTensor host;
-  void* data = nullptr;
-  DLTensor tensor{};
-
-  DeviceTensor(DLDataType type, std::vector<int64_t> dims) : host(type, std::move(dims)) {
-    data = DeviceAllocate(host.bytes.size());
-    tensor = *host.get();
-    tensor.data = data;
-    tensor.device = {kDLCUDA, TestDevice()};
-  }
-  ~DeviceTensor() { DeviceFree(data); }
-  DeviceTensor(const DeviceTensor&) = delete;
-  DeviceTensor& operator=(const DeviceTensor&) = delete;
-
-  DLTensor* get() { return &tensor; }
-  void Upload() { Copy(data, host.bytes.data(), host.bytes.size()); }
-  void Download() { Copy(host.bytes.data(), data, host.bytes.size()); }
-};
 
 double Value(int rank, int64_t i) { return static_cast<double>(rank + 1) + 0.25 * (i % 5); }
 
@@ -524,16 +465,6 @@ TEST_F(DeviceErrors, MixedDevicesAndBadDeviceIds) {
   wrong_id.tensor.device.device_id = -1;
   ExpectError(bf_neighbor_allreduce(wrong_id.get(), wrong_id.get(), nullptr),
               BF_ERR_INVALID_ARGUMENT, {"'in'", on_rank});
-}
-
-TEST_F(DeviceErrors, WindowsTakeHostTensors) {
-  const DLDataType f32{kDLFloat, 32, 1};
-  HostTensor window(f32, {4});
-  ASSERT_BF_OK(bf_win_create(window.get(), "device.window", 1));
-  DeviceTensor device(f32, {4});
-  ExpectError(bf_win_put(device.get(), "device.window", nullptr), BF_ERR_UNSUPPORTED,
-              {"'tensor'", "on rank " + std::to_string(rank), "host tensors"});
-  ASSERT_BF_OK(bf_win_free("device.window"));
 }
 
 TEST_F(DeviceErrors, StreamIsPerThreadAndAccepted) {

@@ -45,6 +45,34 @@ def test_neighbor_allreduce_on_the_gpu(dtype):
     assert torch.equal(x, y)
 
 
+def test_window_on_the_gpu():
+    """A window over a CUDA tensor (staged through pinned host memory): put, update in place
+    and as a clone, both on the window's device; the update sees work on the current stream."""
+    rank, size = bf.rank(), bf.size()
+    x = torch.full((64,), float(rank + 1), device="cuda")
+    assert bf.win_create(x, "gpu.win", zero_init=True)
+    try:
+        assert bf.win_put(x, "gpu.win")
+        bf.barrier()
+        sources = _exp2_sources(rank, size)
+        weights = {s: 1.0 for s in sources}
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            x.mul_(2.0)  # ordered before the update by the stream mark
+            clone = bf.win_update("gpu.win", self_weight=0.5, neighbor_weights=weights,
+                                  clone=True)
+        assert clone.is_cuda and clone.device == x.device
+        expected = (rank + 1) + sum(s + 1 for s in sources)
+        assert torch.equal(clone.cpu(), torch.full((64,), float(expected)))
+        result = bf.win_update("gpu.win", self_weight=0.5, neighbor_weights=weights)
+        assert result.data_ptr() == x.data_ptr()
+        assert torch.equal(x.cpu(), torch.full((64,), float(expected)))
+        bf.barrier()
+    finally:
+        bf.win_free("gpu.win")
+
+
 def test_allreduce_broadcast_allgather():
     rank, size = bf.rank(), bf.size()
     x = torch.arange(6, dtype=torch.float32, device="cuda") + rank

@@ -71,6 +71,10 @@ class Adapter:
                 raise
             return np.array(x).__dlpack__()
 
+    def order_after_caller(self, x: Any) -> None:
+        """Orders the next engine call after the caller's queued device work on ``x`` (GPU
+        arrays: bf_set_cuda_stream); ``export`` does it for the arrays it exports."""
+
     def empty_like(self, x: Any) -> Any:
         """A new, uninitialized output with ``x``'s shape and dtype."""
         return np.empty(x.shape, dtype=x.dtype)
@@ -105,11 +109,14 @@ class TorchAdapter(Adapter):
     def native(self, x: Any) -> Any:
         return x
 
-    def export(self, x: Any, *, writable: bool = False) -> Any:
+    def order_after_caller(self, x: Any) -> None:
         if x.is_cuda:
             # The engine reads GPU tensors after the work queued so far on the stream the
             # caller's PyTorch code runs on (bf_set_cuda_stream).
             lib.set_cuda_stream_address(self._torch.cuda.current_stream(x.device).cuda_stream)
+
+    def export(self, x: Any, *, writable: bool = False) -> Any:
+        self.order_after_caller(x)
         # detach(): DLPack refuses tensors that require grad; the data is the same memory.
         return self._torch.utils.dlpack.to_dlpack(x.detach())
 

@@ -159,6 +159,7 @@ def _put_start(tensor: Any, name: str, self_weight: Optional[float],
     window = _windows.get(name)
     if window is not None and tensor is window.caller:
         adapter, native, capsule = window.adapter, window.native, window.capsule
+        adapter.order_after_caller(native)  # (exporting does it for the other arrays)
     else:
         adapter = adapter_for(tensor)
         native = adapter.native(tensor)
@@ -258,6 +259,8 @@ def win_update(name: str, self_weight: Optional[float] = None,
                              "(in-)neighbor rank to the weights.")
         args.update(win_op_args(self_weight, neighbor_weights, "neighbor_weights", False))
         args["require_mutex"] = int(bool(require_mutex))
+    # A GPU window's update reads its tensor behind the caller's current stream.
+    window.adapter.order_after_caller(window.native)
     if not clone:
         lib.bf_win_update(name, args, None)
         return window.caller
@@ -270,6 +273,7 @@ def win_update_then_collect(name: str, require_mutex: bool = True) -> Any:
     """The push-sum collect step: ``x += sum of every buffer``, then the buffers are zeroed.
     Returns the window's array."""
     window = _window(name)
+    window.adapter.order_after_caller(window.native)
     lib.bf_win_update_then_collect(name, int(bool(require_mutex)))
     return window.caller
 
