@@ -88,7 +88,7 @@ Status RunAllgather(Op& op, Backend& backend) {
   }
   std::vector<int64_t> shape = op.in.shape;
   shape[0] = total_rows;
-  DLManagedTensor* result = NewManagedTensor(op.in.dtype, shape);
+  DLManagedTensor* result = NewManagedTensor(op.in.dtype, shape, op.result_storage);
   Status status = backend.Allgatherv(op.in.data, op.in.num_bytes(), result->dl_tensor.data,
                                      bytes_per_rank, Group::kWorld);
   if (!status.ok()) {
