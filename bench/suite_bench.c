@@ -233,10 +233,12 @@ static double BroadcastOurs(case_state *s) {
 }
 
 static double BroadcastRaw(case_state *s) {
-  // MPI_Bcast works in place: the root's data must be in the buffer first (outside the timing).
-  if (s->rank == 0) memcpy(s->out_raw, s->in, s->bytes);
+  // The same work as ours: bf_broadcast(in, out) is out of place, so the root copies in to out
+  // and MPI_Bcast sends from there. (The copy was once outside the timing, which made ours look
+  // 0.6 to 0.75 as fast from 1 MiB up: the copy is all of that difference.)
   Barrier();
   const double start = MPI_Wtime();
+  if (s->rank == 0) memcpy(s->out_raw, s->in, s->bytes);
   CHECK_MPI(MPI_Bcast(s->out_raw, (int)s->count, MPI_FLOAT, 0, MPI_COMM_WORLD));
   return MPI_Wtime() - start;
 }
@@ -448,7 +450,7 @@ static const bench_case kCases[] = {
      StaticOurs, StaticRaw, CheckNeighborOutputs, StaticBusBytes},
     {"allreduce", "MPI_Allreduce", 0.95, 0, MIB, 0, Always, NoSetup, AllreduceOurs, AllreduceRaw,
      CheckAllreduce, AllreduceBusBytes},
-    {"broadcast", "MPI_Bcast", 0.95, 0, MIB, 0, Always, NoSetup, BroadcastOurs, BroadcastRaw,
+    {"broadcast", "root memcpy + MPI_Bcast", 0.95, 0, MIB, 0, Always, NoSetup, BroadcastOurs, BroadcastRaw,
      CheckBroadcast, BroadcastBusBytes},
     {"allgather", "MPI_Allgather", 0.95, 0, MIB, 0, Always, NoSetup, AllgatherOurs, AllgatherRaw,
      CheckAllgather, AllgatherBusBytes},

@@ -165,6 +165,7 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
   device_comms_ = {};  // before the MPI communicators the emulation duplicated
   shutdown_status_ = backend_->Shutdown(/*free_communicators=*/everyone_left);
   backend_.reset();
+  result_storage_->Close();
 }
 
 void Engine::Admit(std::deque<std::unique_ptr<Op>> ops) {
@@ -697,6 +698,7 @@ Status Engine::Enqueue(std::unique_ptr<Op> op) {
     }
     ++in_flight_;
     if (op->window) ++op->window->pending_ops;  // until Finish
+    if (op->managed_out != nullptr) op->result_storage = result_storage_;
     queue_.push_back(std::move(op));
     queued_.fetch_add(1, std::memory_order_release);
     wake = engine_sleeping_;

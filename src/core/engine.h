@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "backend/mpi/mpi_backend.h"
+#include "core/host_storage_pool.h"
 #include "core/op.h"
 #include "core/timeline.h"
 #include "ops/compression.h"
@@ -134,6 +135,8 @@ class Engine {
   Status shutdown_status_;
 
   std::atomic<Timeline*> timeline_{nullptr};
+  // Storage of gathered results; closed when the thread ends (results may outlive the engine).
+  const std::shared_ptr<HostStoragePool> result_storage_ = std::make_shared<HostStoragePool>();
   WindowRegistry windows_;
 
   // Engine thread only.

@@ -66,4 +66,18 @@ DLManagedTensor* NewManagedTensor(DType dtype, const std::vector<int64_t>& shape
   return managed;
 }
 
+DLManagedTensor* NewManagedTensor(DType dtype, const std::vector<int64_t>& shape,
+                                  const std::shared_ptr<HostStoragePool>& pool) {
+  if (!pool) return NewManagedTensor(dtype, shape);
+  size_t capacity = 0;
+  void* data = pool->Acquire(CompactBytes(dtype, shape), &capacity);
+  auto release = [pool, capacity](void* p) { pool->Release(p, capacity); };
+  try {
+    return WrapManagedTensor(dtype, shape, {kDLCPU, 0}, data, release);
+  } catch (...) {
+    release(data);
+    throw;
+  }
+}
+
 }  // namespace bluefog

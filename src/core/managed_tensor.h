@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "bluefog.h"
 #include "core/dtype.h"
+#include "core/host_storage_pool.h"
 
 namespace bluefog {
 
@@ -18,6 +20,9 @@ size_t CompactBytes(DType dtype, const std::vector<int64_t>& shape);
 // Allocates a host tensor of `dtype` and `shape` (64-byte aligned, uninitialized). Throws
 // std::bad_alloc on failure (the api layer maps it to BF_ERR_OUT_OF_MEMORY).
 DLManagedTensor* NewManagedTensor(DType dtype, const std::vector<int64_t>& shape);
+// The same, with storage from `pool` (null: as above); the deleter gives it back there.
+DLManagedTensor* NewManagedTensor(DType dtype, const std::vector<int64_t>& shape,
+                                  const std::shared_ptr<HostStoragePool>& pool);
 
 // Hands `data` (compact, of `dtype` and `shape`, on `device`) to a DLManagedTensor whose deleter
 // calls `release(data)`.

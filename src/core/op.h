@@ -18,6 +18,7 @@
 namespace bluefog {
 
 struct DeviceStage;
+class HostStoragePool;
 class FeedbackStore;
 class Topology;
 struct Window;
@@ -121,6 +122,7 @@ struct Op {
   TensorRef in;
   TensorRef out;  // unused by gathers (engine-allocated output) and barrier
   DLManagedTensor** managed_out = nullptr;
+  std::shared_ptr<HostStoragePool> result_storage;  // where managed_out's storage comes from
 
   bf_reduce_op reduce_op = BF_REDUCE_AVERAGE;  // allreduce
   bool machine_local = false;                  // allreduce

@@ -106,7 +106,7 @@ bool MpiTakesDeviceMemory() {
 
 Status NewGatherResult(const Op& op, const std::vector<int64_t>& shape, DLManagedTensor** out) {
   if (!op.stage || !op.stage->mpi_direct) {
-    *out = NewManagedTensor(op.in.dtype, shape);
+    *out = NewManagedTensor(op.in.dtype, shape, op.result_storage);
     return Status::Ok();
   }
   const int device = op.stage->device;

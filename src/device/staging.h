@@ -66,8 +66,8 @@ Status StageOnHost(Op* op);
 // memory, with BLUEFOG_TEST_EMULATED_CUDA_AWARE_MPI=1. Decided once per process.
 bool MpiTakesDeviceMemory();
 
-// A gather's result of `shape`: host memory, or device memory of the op's device when MPI
-// writes it there (mpi_direct).
+// A gather's result of `shape`: host memory (from the op's result storage pool), or device
+// memory of the op's device when MPI writes it there (mpi_direct).
 Status NewGatherResult(const Op& op, const std::vector<int64_t>& shape, DLManagedTensor** out);
 
 // For an op left on the device whose arguments turn out to need the host path (compression):

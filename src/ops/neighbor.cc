@@ -333,7 +333,7 @@ Status GatherReceived(Op& op, int me) {
   }
   std::vector<int64_t> shape = op.in.shape;
   shape[0] = total_rows;
-  DLManagedTensor* result = NewManagedTensor(op.in.dtype, shape);
+  DLManagedTensor* result = NewManagedTensor(op.in.dtype, shape, op.result_storage);
   auto* cursor = static_cast<std::byte*>(result->dl_tensor.data);
   for (const auto& message : progress.received) {
     if (message->payload_bytes()) std::memcpy(cursor, message->payload(), message->payload_bytes());
