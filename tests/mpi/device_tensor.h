@@ -20,6 +20,11 @@ namespace bftest {
 
 inline bool Emulated() { return std::getenv("BLUEFOG_TEST_EMULATED_GPUS") != nullptr; }
 
+// Why a GPU test skips when bf_cuda_device_count() is 0.
+inline constexpr const char* kNoDeviceReason =
+    "no CUDA device (bf_cuda_device_count() is 0: no GPU visible, or built without CUDA); set "
+    "BLUEFOG_TEST_EMULATED_GPUS=1 to run on emulated ones";
+
 // Device memory of the test's device and copies to and from it.
 inline void* DeviceAllocate(size_t bytes) {
 #if BF_TEST_WITH_CUDA

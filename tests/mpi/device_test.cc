@@ -26,8 +26,7 @@ class DeviceOps : public ::testing::TestWithParam<DLDataType> {
  protected:
   void SetUp() override {
     if (bf_cuda_device_count() == 0) {
-      GTEST_SKIP() << "no CUDA device (bf_cuda_device_count() is 0: no GPU visible, or built "
-                      "without CUDA); set BLUEFOG_TEST_EMULATED_GPUS=1 to run on emulated ones";
+      GTEST_SKIP() << kNoDeviceReason;
     }
     ASSERT_BF_OK(UseExp2Topology());
   }

@@ -13,26 +13,18 @@
 #include <vector>
 
 #include "device_tensor.h"
+#include "window_values.h"
 
 namespace bftest {
 namespace {
 
-std::vector<DLDataType> WindowTypes() {
-  return {{kDLFloat, 32, 1}, {kDLFloat, 64, 1}, {kDLInt, 32, 1},
-          {kDLInt, 64, 1},   {kDLFloat, 16, 1}, {kDLBfloat, 16, 1}};
-}
-bool IsInteger(DLDataType type) { return type.code == kDLInt || type.code == kDLUInt; }
-
-// Small integers and dyadic weights: exact in every window dtype, bfloat16 included.
-double Value(int rank, int64_t i) { return (rank + 1) + (i % 5); }
-double Weight(int from, int to) { return 0.5 + 0.5 * ((from + 2 * to) % 3); }
+double Value(int rank, int64_t i) { return WindowValue(rank, i); }
 
 class DeviceWindowBase : public ::testing::Test {
  protected:
   void SetUp() override {
     if (bf_cuda_device_count() == 0) {
-      GTEST_SKIP() << "no CUDA device (bf_cuda_device_count() is 0: no GPU visible, or built "
-                      "without CUDA); set BLUEFOG_TEST_EMULATED_GPUS=1 to run on emulated ones";
+      GTEST_SKIP() << kNoDeviceReason;
     }
     ASSERT_BF_OK(UseExp2Topology());
     ASSERT_BF_OK(bf_set_win_associated_p(0));

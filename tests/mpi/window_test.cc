@@ -16,22 +16,12 @@
 #include <thread>
 
 #include "test_util.h"
+#include "window_values.h"
 
 namespace bftest {
 namespace {
 
-// The dtypes windows support.
-std::vector<DLDataType> WindowTypes() {
-  return {{kDLFloat, 32, 1}, {kDLFloat, 64, 1}, {kDLInt, 32, 1},
-          {kDLInt, 64, 1},   {kDLFloat, 16, 1}, {kDLBfloat, 16, 1}};
-}
-bool IsInteger(DLDataType type) { return type.code == kDLInt || type.code == kDLUInt; }
-
-// Small integers: exact in every window dtype, and still exact (bfloat16 has 8 significant bits)
-// after the dyadic weights below.
-double Value(int rank, int64_t i) { return (rank + 1) + (i % 5); }
-// Weight rank `from` gives its transfer to or from `to`: 0.5, 1 or 1.5.
-double Weight(int from, int to) { return 0.5 + 0.5 * ((from + 2 * to) % 3); }
+double Value(int rank, int64_t i) { return WindowValue(rank, i); }
 
 bool Contains(const std::vector<int>& ranks, int rank) {
   return std::find(ranks.begin(), ranks.end(), rank) != ranks.end();
