@@ -100,6 +100,14 @@ class PendingSends {
   virtual Status Test(bool* done) = 0;
 };
 
+// What a rank offers for one global operation it has posted: its name's hash, and a fingerprint
+// of what it posted under that name (kind, dtype, size, root, ...), so that the round also says
+// whether every rank posted the same thing.
+struct NegotiationOffer {
+  uint64_t name = 0;
+  uint64_t fingerprint = 0;
+};
+
 // One negotiation round over every rank: each offers the names (hashes) of the global operations
 // it has posted; the round returns the names every rank offered, in one order all ranks share.
 class NegotiationRound {
@@ -108,6 +116,9 @@ class NegotiationRound {
   // Advances the round; *done once `ready()` is known.
   virtual Status Test(bool* done) = 0;
   virtual const std::vector<uint64_t>& ready() const = 0;
+  // After the round, for a ready name: every rank offered it with the same fingerprint (false
+  // says only that they differ; the operation's own agreement then reports how).
+  virtual bool Agreed(uint64_t name) const = 0;
   // While not done: the ranks this rank is waiting on (for the stall watchdog).
   virtual std::string WaitingFor() const = 0;
   // After the round: the ranks that had not offered `name`.
@@ -147,7 +158,7 @@ class Backend {
   // Starts the next negotiation round offering `names` (at most one round at a time). Every rank
   // takes part in every round; a rank starts one when it has new names to offer or when
   // NegotiationRequested says a peer has started the next round.
-  virtual Status StartNegotiation(const std::vector<uint64_t>& names,
+  virtual Status StartNegotiation(const std::vector<NegotiationOffer>& offers,
                                   std::unique_ptr<NegotiationRound>* out) = 0;
   virtual Status NegotiationRequested(bool* requested) = 0;
 

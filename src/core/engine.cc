@@ -504,9 +504,9 @@ Status Engine::AdvanceNegotiation(bool* progressed) {
     bool requested = false;
     BF_RETURN_IF_ERROR(backend_->NegotiationRequested(&requested));
     if (!new_names_to_offer_ && !requested) return Status::Ok();
-    std::vector<uint64_t> names;
-    for (const auto& op : awaiting_order_) names.push_back(HashName(op->name));
-    BF_RETURN_IF_ERROR(backend_->StartNegotiation(names, &round_));
+    std::vector<NegotiationOffer> offers;
+    for (const auto& op : awaiting_order_) offers.push_back({HashName(op->name), Fingerprint(*op)});
+    BF_RETURN_IF_ERROR(backend_->StartNegotiation(offers, &round_));
     new_names_to_offer_ = false;
     *progressed = true;
   }
@@ -520,6 +520,7 @@ Status Engine::AdvanceNegotiation(bool* progressed) {
     auto it = std::find_if(awaiting_order_.begin(), awaiting_order_.end(),
                            [&](const auto& op) { return HashName(op->name) == name; });
     if (it == awaiting_order_.end()) continue;
+    (*it)->negotiated_alike = round_->Agreed(name);
     ready.push_back(std::move(*it));
     awaiting_order_.erase(it);
   }
@@ -540,7 +541,14 @@ void Engine::RunReady(std::vector<std::unique_ptr<Op>> ready) {
   // each op's grouping facts decides, in one agreement for both. Otherwise each op runs on its
   // own, and its own agreement reports what differs.
   bool fuse = false;
-  if (ready.size() >= 2 && settings_.fusion_threshold_bytes > 0) {
+  // Ops every rank posted alike on the host path are planned alike (their fingerprints hold the
+  // facts the plan is made of): no agreement needed.
+  const bool alike = std::all_of(ready.begin(), ready.end(), [](const auto& op) {
+    return op->negotiated_alike && !(op->stage && op->stage->direct);
+  });
+  if (ready.size() >= 2 && settings_.fusion_threshold_bytes > 0 && alike) {
+    fuse = true;
+  } else if (ready.size() >= 2 && settings_.fusion_threshold_bytes > 0) {
     uint64_t plan = 1469598103934665603ull;
     for (const auto& op : ready) {
       for (uint64_t fact : {DeviceGroupFact(*op, device_comms_), AllreduceFusionKey(*op),

@@ -152,6 +152,8 @@ struct Op {
   std::chrono::steady_clock::time_point posted_at = queued_at;  // admitted by the engine
   std::chrono::steady_clock::time_point last_stall_warning{};
   std::vector<int> not_posted_by;  // named mode: ranks that had not offered it in the last round
+  // Named mode: every rank offered the op with the same Fingerprint (ops/agreement.h).
+  bool negotiated_alike = false;
 };
 
 uint64_t HashName(const std::string& name);

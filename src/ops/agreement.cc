@@ -8,6 +8,8 @@
 #include <map>
 #include <sstream>
 
+#include "device/staging.h"
+
 namespace bluefog {
 
 namespace {
@@ -149,6 +151,21 @@ Status AgreeAndGather(Backend& backend, const OpDescriptor& mine, Group group,
     if (!SameOp(other, mine)) return MismatchError(*all, backend.rank(Group::kWorld));
   }
   return Status::Ok();
+}
+
+uint64_t Fingerprint(const Op& op) {
+  const OpDescriptor d = OpDescriptor::For(op);
+  const int64_t path = !op.stage ? 0 : op.stage->direct ? 1 : op.stage->mpi_direct ? 2 : 3;
+  uint64_t hash = 1469598103934665603ull;
+  for (int64_t part : {d.kind, d.name_hash, d.dtype, d.elements, d.root, d.flags, path}) {
+    hash = (hash ^ static_cast<uint64_t>(part)) * 1099511628211ull;
+  }
+  return hash;
+}
+
+Status AgreeUnlessNegotiated(Backend& backend, const Op& op, Group group) {
+  if (op.negotiated_alike) return Status::Ok();
+  return AgreeOnOp(backend, OpDescriptor::For(op), group);
 }
 
 }  // namespace bluefog

@@ -38,4 +38,12 @@ Status AgreeOnOp(Backend& backend, const OpDescriptor& mine, Group group);
 Status AgreeAndGather(Backend& backend, const OpDescriptor& mine, Group group,
                       std::vector<OpDescriptor>* all);
 
+// What every rank offers with `op`'s name in a negotiation round: a hash of its descriptor and of
+// the path it runs on (the device communicator, or the host path with or without device
+// pointers), which decide how the ranks agree on it and how it is fused.
+uint64_t Fingerprint(const Op& op);
+// AgreeOnOp, unless the negotiation round that made `op` ready found every rank's fingerprint
+// equal (named mode), which is the same check done already.
+Status AgreeUnlessNegotiated(Backend& backend, const Op& op, Group group);
+
 }  // namespace bluefog

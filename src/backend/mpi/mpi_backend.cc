@@ -280,11 +280,11 @@ std::unique_ptr<ReceivedMessage> MpiBackend::Take(int source, uint64_t name_hash
   return mailbox_->Take(source, name_hash);
 }
 
-Status MpiBackend::StartNegotiation(const std::vector<uint64_t>& names,
+Status MpiBackend::StartNegotiation(const std::vector<NegotiationOffer>& offers,
                                     std::unique_ptr<NegotiationRound>* out) {
   ++negotiation_round_;
   *out = std::make_unique<TreeNegotiation>(world_, kNegotiationTag, kDoorbellTag, layout_.rank,
-                                           layout_.size, negotiation_round_, names);
+                                           layout_.size, negotiation_round_, offers);
   return Status::Ok();
 }
 

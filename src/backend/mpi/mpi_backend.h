@@ -60,7 +60,7 @@ class MpiBackend final : public Backend {
                     std::unique_ptr<PendingSends>* out) override;
   Status Progress(bool* progressed) override;
   std::unique_ptr<ReceivedMessage> Take(int source, uint64_t name_hash) override;
-  Status StartNegotiation(const std::vector<uint64_t>& names,
+  Status StartNegotiation(const std::vector<NegotiationOffer>& offers,
                           std::unique_ptr<NegotiationRound>* out) override;
   Status NegotiationRequested(bool* requested) override;
   void SetUnsolicitedHandler(UnsolicitedHandler handler) override;

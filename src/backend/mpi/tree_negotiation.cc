@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Binomial-tree negotiation rounds (see tree_negotiation.h). Message layout, all uint64:
-//   up:   [round, names, (hash, bitmap words...) * names]
-//   down: [round, ready, hash * ready, partial, (hash, bitmap words...) * partial]
+//   up:   [round, names, (hash, least fingerprint, greatest fingerprint, bitmap words...) * names]
+//   down: [round, ready, (hash, agreed) * ready, partial, (hash, bitmap words...) * partial]
 #include "backend/mpi/tree_negotiation.h"
 
 #include <algorithm>
@@ -13,7 +13,7 @@
 namespace bluefog {
 
 TreeNegotiation::TreeNegotiation(MPI_Comm comm, int tag, int doorbell_tag, int rank, int size,
-                                 uint64_t round, const std::vector<uint64_t>& names)
+                                 uint64_t round, const std::vector<NegotiationOffer>& offers)
     : comm_(comm), tag_(tag), rank_(rank), size_(size), round_(round),
       bitmap_words_((static_cast<size_t>(size) + 63) / 64) {
   // Children of r are r + 2^k for 2^k below r's lowest set bit; the parent clears that bit.
@@ -23,10 +23,12 @@ TreeNegotiation::TreeNegotiation(MPI_Comm comm, int tag, int doorbell_tag, int r
   }
   child_done_.assign(children_.size(), 0);
   if (rank != 0) parent_ = rank - (rank & -rank);
-  for (uint64_t name : names) {
-    Bitmap& bits = offers_[name];
-    bits.assign(bitmap_words_, 0);
-    bits[rank / 64] |= uint64_t{1} << (rank % 64);
+  for (const NegotiationOffer& offer : offers) {
+    Offered& offered = offers_[offer.name];
+    offered.least = offer.fingerprint;
+    offered.greatest = offer.fingerprint;
+    offered.ranks.assign(bitmap_words_, 0);
+    offered.ranks[rank / 64] |= uint64_t{1} << (rank % 64);
   }
   for (int child : children_) (void)SendTo(child, {round_}, doorbell_tag);
 }
@@ -70,37 +72,42 @@ void TreeNegotiation::Merge(const std::vector<uint64_t>& words) {
   const size_t names = words[1];
   size_t at = 2;
   for (size_t n = 0; n < names; ++n) {
-    Bitmap& bits = offers_[words[at]];
-    bits.resize(bitmap_words_, 0);
-    for (size_t w = 0; w < bitmap_words_; ++w) bits[w] |= words[at + 1 + w];
-    at += 1 + bitmap_words_;
+    Offered& offered = offers_[words[at]];
+    offered.least = std::min(offered.least, words[at + 1]);
+    offered.greatest = std::max(offered.greatest, words[at + 2]);
+    offered.ranks.resize(bitmap_words_, 0);
+    for (size_t w = 0; w < bitmap_words_; ++w) offered.ranks[w] |= words[at + 3 + w];
+    at += 3 + bitmap_words_;
   }
 }
 
 std::vector<uint64_t> TreeNegotiation::EncodeOffers() const {
   std::vector<uint64_t> words = {round_, offers_.size()};
-  for (const auto& [name, bits] : offers_) {
-    words.push_back(name);
-    words.insert(words.end(), bits.begin(), bits.end());
+  for (const auto& [name, offered] : offers_) {
+    words.insert(words.end(), {name, offered.least, offered.greatest});
+    words.insert(words.end(), offered.ranks.begin(), offered.ranks.end());
   }
   return words;
 }
 
 void TreeNegotiation::Decide() {
-  for (const auto& [name, bits] : offers_) {
-    size_t offered = 0;
-    for (uint64_t word : bits) offered += std::popcount(word);
-    if (offered == static_cast<size_t>(size_)) {
+  for (const auto& [name, offered] : offers_) {
+    size_t ranks = 0;
+    for (uint64_t word : offered.ranks) ranks += std::popcount(word);
+    if (ranks == static_cast<size_t>(size_)) {
       ready_.push_back(name);  // std::map order: ascending hash, the same on every rank
+      if (offered.least == offered.greatest) agreed_.insert(name);
     } else {
-      partial_[name] = bits;
+      partial_[name] = offered.ranks;
     }
   }
 }
 
 std::vector<uint64_t> TreeNegotiation::EncodeDecision() const {
   std::vector<uint64_t> words = {round_, ready_.size()};
-  words.insert(words.end(), ready_.begin(), ready_.end());
+  for (uint64_t name : ready_) {
+    words.insert(words.end(), {name, uint64_t{agreed_.count(name) != 0 ? 1u : 0u}});
+  }
   words.push_back(partial_.size());
   for (const auto& [name, bits] : partial_) {
     words.push_back(name);
@@ -111,8 +118,11 @@ std::vector<uint64_t> TreeNegotiation::EncodeDecision() const {
 
 void TreeNegotiation::DecodeDecision(const std::vector<uint64_t>& words) {
   const size_t ready = words[1];
-  ready_.assign(words.begin() + 2, words.begin() + 2 + ready);
-  size_t at = 2 + ready;
+  size_t at = 2;
+  for (size_t n = 0; n < ready; ++n, at += 2) {
+    ready_.push_back(words[at]);
+    if (words[at + 1] != 0) agreed_.insert(words[at]);
+  }
   const size_t partial = words[at++];
   for (size_t n = 0; n < partial; ++n) {
     partial_[words[at]] = Bitmap(words.begin() + at + 1, words.begin() + at + 1 + bitmap_words_);
