@@ -541,11 +541,11 @@ void Engine::RunReady(std::vector<std::unique_ptr<Op>> ready) {
   // each op's grouping facts decides, in one agreement for both. Otherwise each op runs on its
   // own, and its own agreement reports what differs.
   bool fuse = false;
-  // Ops every rank posted alike on the host path are planned alike (their fingerprints hold the
-  // facts the plan is made of): no agreement needed.
-  const bool alike = std::all_of(ready.begin(), ready.end(), [](const auto& op) {
-    return op->negotiated_alike && !(op->stage && op->stage->direct);
-  });
+  // World allreduces every rank posted alike on the host path are planned alike (their
+  // fingerprints hold the facts the plan is made of) and hold the ranks together themselves: no
+  // agreement needed.
+  const bool alike = std::all_of(ready.begin(), ready.end(),
+                                 [](const auto& op) { return SynchronizesAlone(*op); });
   if (ready.size() >= 2 && settings_.fusion_threshold_bytes > 0 && alike) {
     fuse = true;
   } else if (ready.size() >= 2 && settings_.fusion_threshold_bytes > 0) {

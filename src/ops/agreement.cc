@@ -163,9 +163,9 @@ uint64_t Fingerprint(const Op& op) {
   return hash;
 }
 
-Status AgreeUnlessNegotiated(Backend& backend, const Op& op, Group group) {
-  if (op.negotiated_alike) return Status::Ok();
-  return AgreeOnOp(backend, OpDescriptor::For(op), group);
+bool SynchronizesAlone(const Op& op) {
+  return op.negotiated_alike && op.kind == OpKind::kAllreduce && !op.machine_local &&
+         !(op.stage && op.stage->direct);
 }
 
 }  // namespace bluefog

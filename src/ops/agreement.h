@@ -42,8 +42,11 @@ Status AgreeAndGather(Backend& backend, const OpDescriptor& mine, Group group,
 // the path it runs on (the device communicator, or the host path with or without device
 // pointers), which decide how the ranks agree on it and how it is fused.
 uint64_t Fingerprint(const Op& op);
-// AgreeOnOp, unless the negotiation round that made `op` ready found every rank's fingerprint
-// equal (named mode), which is the same check done already.
-Status AgreeUnlessNegotiated(Backend& backend, const Op& op, Group group);
+// Whether `op` needs no agreement of its own: the negotiation round that made it ready found every
+// rank's fingerprint equal (named mode), which is the same check, and no rank can finish it
+// before every rank has joined it (a world allreduce). The agreement also holds the ranks
+// together: without it, a rank that finished a broadcast, a barrier or a machine-local allreduce
+// and then finalized would fail that op on ranks that had not started it yet.
+bool SynchronizesAlone(const Op& op);
 
 }  // namespace bluefog

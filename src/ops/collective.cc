@@ -21,7 +21,9 @@ void CopyIfDistinct(const TensorRef& in, const TensorRef& out) {
 }  // namespace
 
 Status RunAllreduce(Op& op, Backend& backend) {
-  BF_RETURN_IF_ERROR(AgreeUnlessNegotiated(backend, op, Group::kWorld));
+  if (!SynchronizesAlone(op)) {
+    BF_RETURN_IF_ERROR(AgreeOnOp(backend, OpDescriptor::For(op), Group::kWorld));
+  }
   const Group group = op.machine_local ? Group::kMachine : Group::kWorld;
   CopyIfDistinct(op.in, op.out);
   BF_RETURN_IF_ERROR(backend.AllreduceSum(op.out.data, op.out.num_elements, op.out.dtype, group));
@@ -76,7 +78,11 @@ Status RunFusedAllreduce(std::span<Op* const> ops, Backend& backend) {
 }
 
 Status RunBroadcast(Op& op, Backend& backend) {
-  BF_RETURN_IF_ERROR(AgreeUnlessNegotiated(backend, op, Group::kWorld));
+  // Always agreed on, even when negotiated alike: the agreement is what keeps the root from
+  // finishing (and perhaps finalizing, which fails the others' pending global ops) before every
+  // rank has started the broadcast. An allreduce needs no such guard: no rank finishes one
+  // before every rank has joined it.
+  BF_RETURN_IF_ERROR(AgreeOnOp(backend, OpDescriptor::For(op), Group::kWorld));
   if (backend.rank(Group::kWorld) == op.root_or_peer) CopyIfDistinct(op.in, op.out);
   return backend.Broadcast(op.out.data, op.out.num_bytes(), op.root_or_peer, Group::kWorld);
 }
@@ -106,8 +112,10 @@ Status RunAllgather(Op& op, Backend& backend) {
 }
 
 Status RunBarrier(Op& op, Backend& backend) {
-  // Agreement is itself a synchronization of every rank (and so is a negotiation round).
-  return AgreeUnlessNegotiated(backend, op, Group::kWorld);
+  // Agreement is itself a synchronization of every rank. (The negotiation round is one too, but
+  // the ranks learn its outcome at different times, and one that finished and finalized first
+  // would fail the barrier on the others.)
+  return AgreeOnOp(backend, OpDescriptor::For(op), Group::kWorld);
 }
 
 namespace {
