@@ -152,6 +152,24 @@ Status Transfer(const char* fn, OpKind kind, DLTensor* tensor, const char* name,
   plan.require_mutex = args.require_mutex != 0;
   plan.with_associated_p = context->win_associated_p();
   op->name = context->AutoName(kind);
+  if (handle == nullptr && kind != OpKind::kWinGet && !window.on_device() &&
+      !plan.require_mutex && !context->suspended()) {
+    // Same-machine destinations are written from here; the engine does whatever is left.
+    Timeline* timeline = context->timeline();
+    const auto started = Timeline::Clock::now();
+    const size_t written =
+        WriteDirectFromCaller(*op->window, kind == OpKind::kWinAccumulate, plan, op->in);
+    if (timeline && written > 0) {
+      timeline->Span(op->name, "WRITE_DIRECT", started, Timeline::Clock::now());
+    }
+    if (written == plan.ranks.size()) {
+      ApplySelfWeight(*op->window, plan, op->in);
+      return Status::Ok();
+    }
+    const auto done = static_cast<std::ptrdiff_t>(written);
+    plan.ranks.erase(plan.ranks.begin(), plan.ranks.begin() + done);
+    plan.weights.erase(plan.weights.begin(), plan.weights.begin() + done);
+  }
   // GPU tensors: staged through pinned host memory behind the caller's stream (staging.h).
   BF_RETURN_IF_ERROR(StageOnHost(op.get()));
   return Dispatch(*context, std::move(op), handle);
@@ -312,7 +330,7 @@ Status Free(const char* name) {
   // in its own bf_win_free, so keeping the lock would leave both waiting.
   for (const auto& window : freed) {
     std::lock_guard<std::mutex> lock(window->data_mutex);
-    window->locked = false;
+    window->SetLocked(false);
   }
   // This rank's own transfers on the window finish first: peers serve them until they free too.
   for (const auto& window : freed) {
@@ -340,7 +358,12 @@ Status Lock(const char* name) {
     return Error(BF_ERR_INVALID_ARGUMENT, fn, ": window '", name, "' on rank ", me,
                  " is already locked (bf_win_unlock it first)");
   }
-  window->locked = true;
+  window->SetLocked(true);
+  // Same-machine peers writing a buffer directly finish first (each holds the buffer's lock
+  // while it copies, and writes nothing once it sees the window locked).
+  if (window->block != nullptr) {
+    for (size_t i = 0; i < window->in_neighbors.size(); ++i) SlotGuard wait(window->slot(i));
+  }
   // A peer's write of several chunks that had begun is finished first (the engine applies its
   // remaining chunks, which are already on their way), so the holder never sees half of it;
   // likewise a GPU window's copies for peers' gets already accepted.
@@ -365,7 +388,7 @@ Status Unlock(const char* name) {
     return Error(BF_ERR_INVALID_ARGUMENT, fn, ": window '", name, "' on rank ",
                  context->layout().rank, " is not locked (bf_win_lock it first)");
   }
-  window->locked = false;  // the engine serves what was held on its next pass
+  window->SetLocked(false);  // the engine serves what was held on its next pass
   return Status::Ok();
 }
 
@@ -510,10 +533,16 @@ BF_API bf_status bf_win_versions(const char* name, int* ranks, int* versions, in
                              std::to_string(capacity));
     }
     std::lock_guard<std::mutex> lock(window->data_mutex);
+    if (window->block == nullptr) {
+      return Error(BF_ERR_INVALID_ARGUMENT, fn, ": window '", name, "' on rank ", me,
+                   " was freed meanwhile");
+    }
     const int n = static_cast<int>(window->in_neighbors.size());
     for (int i = 0; i < std::min(n, capacity); ++i) {
       ranks[i] = window->in_neighbors[static_cast<size_t>(i)];
-      versions[i] = window->versions[static_cast<size_t>(i)];
+      WindowSlot& slot = window->slot(static_cast<size_t>(i));
+      SlotGuard guard(slot);
+      versions[i] = slot.version;
     }
     *count = n;
     return Status::Ok();

@@ -125,6 +125,19 @@ class NegotiationRound {
   virtual std::vector<int> MissingRanks(uint64_t name) const = 0;
 };
 
+// Memory that every rank of a machine maps: the window buffers same-machine peers write
+// directly. Made collectively (Backend::AllocateShared) and freed collectively (Free); a segment
+// never freed is reclaimed when MPI finalizes.
+class SharedSegment {
+ public:
+  virtual ~SharedSegment() = default;
+  // World rank `rank`'s part (as many bytes as it asked for), or nullptr if that rank does not
+  // share memory with this one.
+  virtual std::byte* part(int rank) const = 0;
+  // Collective over the ranks that share the segment.
+  virtual Status Free() = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -143,6 +156,10 @@ class Backend {
   virtual Status Broadcast(void* buffer, size_t bytes, int root, Group group) = 0;
   virtual Status Allgatherv(const void* mine, size_t my_bytes, void* all,
                             const std::vector<int64_t>& bytes_per_rank, Group group) = 0;
+
+  // Every rank of this machine that shares memory with the others calls it with its own `bytes`
+  // (0 allowed). *out is nullptr when this rank shares memory with no other rank.
+  virtual Status AllocateShared(size_t bytes, std::unique_ptr<SharedSegment>* out) = 0;
 
   // Point-to-point, world ranks. Every rank's engine receives every neighbor message as it
   // arrives into a mailbox keyed by (sender, name hash), whether or not it has posted the

@@ -165,6 +165,14 @@ Status LoadConfig(const bf_init_options* options, Config* out) {
   BF_RETURN_IF_ERROR(
       ReadPositiveIntEnv("BLUEFOG_MAX_WIN_SENT_LENGTH", &config.window_chunk_elements));
 
+  if (const char* text = std::getenv("BLUEFOG_WIN_SHARED_MEMORY"); text && *text) {
+    if (std::strcmp(text, "0") != 0 && std::strcmp(text, "1") != 0) {
+      return Error(BF_ERR_INVALID_ARGUMENT, "environment variable BLUEFOG_WIN_SHARED_MEMORY='",
+                   text, "' is not 0 or 1");
+    }
+    config.window_shared_memory = text[0] == '1';
+  }
+
   BF_RETURN_IF_ERROR(ReadCompression(given, &config));
 
   if (given.timeline_prefix != nullptr) {

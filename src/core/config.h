@@ -17,6 +17,7 @@ struct Config {
   int64_t fusion_threshold_bytes = int64_t{8} << 20;  // 0: no fusion
   double cycle_time_ms = 0.0;
   int window_chunk_elements = 0;  // BLUEFOG_MAX_WIN_SENT_LENGTH; 0: no limit of ours
+  bool window_shared_memory = true;  // BLUEFOG_WIN_SHARED_MEMORY
   std::string timeline_prefix;  // BLUEFOG_TIMELINE: writes <prefix><rank>.json; empty: off
   bf_compression compression = BF_COMPRESSION_NONE;  // BLUEFOG_COMPRESSION
   double topk_ratio = 0.01;                          // BLUEFOG_TOPK_RATIO

@@ -20,6 +20,7 @@ Status Context::Create(const Config& config, std::shared_ptr<Context>* out) {
   settings.fusion_threshold_bytes = static_cast<size_t>(config.fusion_threshold_bytes);
   settings.cycle_time_ms = config.cycle_time_ms;
   settings.window_chunk_elements = config.window_chunk_elements;
+  settings.window_shared_memory = config.window_shared_memory;
   BF_RETURN_IF_ERROR(Engine::Start(backend_options, settings, &context->engine_));
   context->default_compression_ = config.compression;
   context->default_topk_ratio_ = config.topk_ratio;

@@ -66,7 +66,8 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
   }
   layout_ = backend_->layout();
   window_service_ = std::make_unique<WindowService>(*backend_, windows_, layout_.rank,
-                                                    settings_.window_chunk_elements);
+                                                    settings_.window_chunk_elements,
+                                                    settings_.window_shared_memory);
   backend_->SetUnsolicitedHandler([this](std::unique_ptr<ReceivedMessage> message) {
     if (message->header.op_kind == WireHeader::kDeparture) {
       departed_.push_back(message->source);

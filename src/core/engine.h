@@ -35,6 +35,7 @@ class Engine {
     size_t fusion_threshold_bytes = size_t{8} << 20;
     double cycle_time_ms = 0.0;
     int64_t window_chunk_elements = 0;  // 0: no limit beyond the transport's
+    bool window_shared_memory = true;   // same-machine window peers write buffers directly
   };
 
   // Starts the thread, which initializes the backend; returns once the layout is known.

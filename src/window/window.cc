@@ -4,9 +4,109 @@
 
 #include <algorithm>
 
+#include <cstring>
+
+#include "core/backoff.h"
+#include "core/op.h"
 #include "device/device.h"
+#include "ops/combine.h"
 
 namespace bluefog {
+
+namespace {
+
+size_t RoundUp(size_t bytes) {
+  return (bytes + kSlotAlignment - 1) / kSlotAlignment * kSlotAlignment;
+}
+
+}  // namespace
+
+size_t WindowBlockBytes(size_t slots, size_t buffer_bytes) {
+  return sizeof(WindowBlockHeader) + slots * (sizeof(WindowSlot) + RoundUp(buffer_bytes));
+}
+
+WindowSlot* SlotAt(std::byte* block, size_t index, size_t buffer_bytes) {
+  return reinterpret_cast<WindowSlot*>(block + sizeof(WindowBlockHeader) +
+                                       index * (sizeof(WindowSlot) + RoundUp(buffer_bytes)));
+}
+
+SlotGuard::SlotGuard(WindowSlot& slot) : slot_(slot) {
+  Backoff backoff;
+  while (!TryLockSlot(slot_)) backoff.Pause(/*waiting_for_peer=*/false);
+}
+
+DirectTarget* Window::FindDirectTarget(int peer) {
+  for (DirectTarget& target : direct_targets) {
+    if (target.peer == peer) return &target;
+  }
+  return nullptr;
+}
+
+bool TryWriteSlot(DirectTarget& target, const SlotWrite& write) {
+  WindowSlot& slot = *target.slot;
+  if (!TryLockSlot(slot)) return false;
+  // Checked under the slot's lock: bf_win_lock sets the flag, then waits for each slot's lock.
+  if (target.header->owner_locked.load(std::memory_order_seq_cst) != 0) {
+    UnlockSlot(slot);
+    return false;
+  }
+  std::byte* buffer = SlotBuffer(&slot);
+  if (write.accumulate) {
+    AddInto(write.dtype, buffer, write.data, write.count);
+  } else if (write.weight != 1.0) {
+    Scale(write.dtype, buffer, write.data, write.weight, write.count);
+  } else if (write.count > 0) {
+    std::memcpy(buffer, write.data, write.count * ElementSize(write.dtype));
+  }
+  ++slot.version;
+  if (write.with_p) slot.p = write.accumulate ? slot.p + write.p : write.p;
+  UnlockSlot(slot);
+  return true;
+}
+
+void ApplySelfWeight(Window& window, const WindowPlan& plan, const TensorRef& tensor) {
+  if (!plan.has_self_weight) return;
+  Scale(tensor.dtype, tensor.data, tensor.data, plan.self_weight,
+        static_cast<size_t>(tensor.num_elements));
+  if (plan.with_associated_p) {
+    std::lock_guard<std::mutex> lock(window.data_mutex);
+    window.associated_p *= plan.self_weight;
+  }
+}
+
+size_t WriteDirectFromCaller(Window& window, bool accumulate, const WindowPlan& plan,
+                             const TensorRef& tensor) {
+  std::lock_guard<std::mutex> direct(window.direct_mutex);
+  // An operation of this rank under way on the window might write the same slots: after it.
+  if (!window.direct_open || window.pending_ops.load() > 0) return 0;
+  double p = 0.0;
+  if (plan.with_associated_p) {
+    std::lock_guard<std::mutex> lock(window.data_mutex);
+    p = window.associated_p;
+  }
+  const auto count = static_cast<size_t>(tensor.num_elements);
+  std::vector<std::byte> scaled;
+  size_t written = 0;
+  for (; written < plan.ranks.size(); ++written) {
+    DirectTarget* target = window.FindDirectTarget(plan.ranks[written]);
+    if (target == nullptr || !target->queue.empty()) break;
+    const double weight = plan.weights[written];
+    SlotWrite write{accumulate, tensor.dtype, static_cast<const std::byte*>(tensor.data), count,
+                    weight, plan.with_associated_p, p * weight};
+    if (accumulate && weight != 1.0) {
+      scaled.resize(tensor.num_bytes());
+      Scale(tensor.dtype, scaled.data(), tensor.data, weight, count);
+      write.data = scaled.data();
+    }
+    if (!TryWriteSlot(*target, write)) break;
+  }
+  return written;
+}
+
+void Window::SetLocked(bool value) {
+  locked = value;
+  if (block != nullptr) header().owner_locked.store(value ? 1 : 0, std::memory_order_seq_cst);
+}
 
 Window::~Window() {
   if (on_device()) Devices().FreeHost(tensor.data);

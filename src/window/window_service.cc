@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <deque>
+#include <new>
 
 #include "device/device.h"
 #include "device/staging.h"
@@ -17,6 +19,12 @@ namespace bluefog {
 namespace {
 
 constexpr uint32_t kLastChunk = 1;
+
+// Where a window's slots start in the memory given for them (kSlotAlignment spare bytes).
+std::byte* AlignSlots(std::byte* memory) {
+  const auto address = reinterpret_cast<uintptr_t>(memory);
+  return memory + (kSlotAlignment - address % kSlotAlignment) % kSlotAlignment;
+}
 constexpr uint32_t kHasP = 2;
 
 // Every message is capped below MPI's int count; BLUEFOG_MAX_WIN_SENT_LENGTH may cap it lower.
@@ -43,9 +51,9 @@ std::string WindowWhere(const Window& window, int rank) {
 }  // namespace
 
 WindowService::WindowService(Backend& backend, WindowRegistry& registry, int rank,
-                             int64_t max_chunk_elements)
+                             int64_t max_chunk_elements, bool share_memory)
     : backend_(backend), registry_(registry), rank_(rank),
-      max_chunk_elements_(max_chunk_elements) {}
+      max_chunk_elements_(max_chunk_elements), share_memory_(share_memory) {}
 
 WindowService::~WindowService() {
   // A copy still running into a mirror must not outlive the mirror (freed with its window).
@@ -92,15 +100,8 @@ Status WindowService::Create(Op& op) {
   for (int source : window->in_neighbors) {
     window->topology_in_weights.push_back(op.topology->weight(source, rank_));
   }
-  const size_t bytes = op.in.num_bytes();
-  for (size_t i = 0; i < window->in_neighbors.size(); ++i) {
-    std::vector<std::byte> buffer(bytes);  // zeros
-    if (!op.window_plan.zero_init && bytes > 0) std::memcpy(buffer.data(), op.in.data, bytes);
-    window->buffers.push_back(std::move(buffer));
-  }
-  window->versions.assign(window->in_neighbors.size(), 0);
-  window->neighbor_p.assign(window->in_neighbors.size(), 0.0);
-  Status added = op.stage ? AttachMirror(op, window.get()) : Status::Ok();
+  Status added = AllocateSlots(op, window.get());
+  if (added.ok() && op.stage) added = AttachMirror(op, window.get());
   if (added.ok()) added = registry_.Add(window);
   // No rank may return (and put to a peer) before every rank has registered the window.
   int64_t failed = added.ok() ? 0 : 1;
@@ -116,7 +117,67 @@ Status WindowService::Create(Op& op) {
     return Error(BF_ERR_INVALID_ARGUMENT, "bf_win_create: window '", window->name,
                  "' could not be created on every rank (see the failing rank's error)");
   }
+  FindDirectTargets(op, window.get());
   return Status::Ok();
+}
+
+Status WindowService::AllocateSlots(const Op& op, Window* window) {
+  const size_t bytes = op.in.num_bytes();
+  const size_t count = window->in_neighbors.size();
+  // Room to align the block wherever the memory starts.
+  const size_t block_bytes = WindowBlockBytes(count, bytes) + kSlotAlignment;
+  // Every rank of the machine takes part in the shared allocation, or none does.
+  int64_t unwilling = share_memory_ ? 0 : 1;
+  BF_RETURN_IF_ERROR(backend_.AllreduceMax(&unwilling, 1, Group::kMachine));
+  if (unwilling == 0) BF_RETURN_IF_ERROR(backend_.AllocateShared(block_bytes, &window->shared));
+  std::byte* memory = nullptr;
+  if (window->shared) {
+    memory = window->shared->part(rank_);
+  } else {
+    window->own_block = std::make_unique<std::byte[]>(block_bytes);
+    memory = window->own_block.get();
+  }
+  window->block = AlignSlots(memory);
+  window->buffer_bytes = bytes;
+  auto* header = new (window->block) WindowBlockHeader;
+  header->slot_count = static_cast<int32_t>(count);
+  header->buffer_bytes = bytes;
+  for (size_t i = 0; i < count; ++i) {
+    auto* slot = new (SlotAt(window->block, i, bytes)) WindowSlot;
+    slot->source = window->in_neighbors[i];
+    if (bytes == 0) continue;
+    if (op.window_plan.zero_init) {
+      std::memset(SlotBuffer(slot), 0, bytes);
+    } else {
+      std::memcpy(SlotBuffer(slot), op.in.data, bytes);  // BlueFog starts buffers as the tensor
+    }
+  }
+  return Status::Ok();
+}
+
+void WindowService::FindDirectTargets(const Op& op, Window* window) {
+  if (!window->shared) return;
+  for (int peer : window->out_neighbors) {
+    std::byte* part = window->shared->part(peer);
+    if (part == nullptr) continue;  // on another machine: messages
+    std::byte* block = AlignSlots(part);
+    const std::vector<int> sources = op.topology->in_neighbors(peer);
+    auto it = std::lower_bound(sources.begin(), sources.end(), rank_);
+    auto* header = reinterpret_cast<WindowBlockHeader*>(block);
+    if (it == sources.end() || *it != rank_ ||
+        header->slot_count != static_cast<int32_t>(sources.size()) ||
+        header->buffer_bytes != window->buffer_bytes) {
+      continue;  // laid out otherwise: messages, whose answer says what is wrong
+    }
+    WindowSlot* slot = SlotAt(block, static_cast<size_t>(it - sources.begin()),
+                              window->buffer_bytes);
+    if (slot->source != rank_) continue;
+    DirectTarget target;
+    target.peer = peer;
+    target.header = header;
+    target.slot = slot;
+    window->direct_targets.push_back(std::move(target));
+  }
 }
 
 Status WindowService::AttachMirror(const Op& op, Window* window) {
@@ -139,6 +200,7 @@ Status WindowService::Free(Op& op) {
   } else if (auto window = registry_.Find(op.window_plan.window_name)) {
     freed.push_back(window);
   }
+  Status status;
   for (const auto& window : freed) {
     // Whoever still waits for one of its mutexes is told, rather than left waiting.
     for (auto& [index, mutex] : window->mutexes) {
@@ -150,8 +212,23 @@ Status WindowService::Free(Op& op) {
     }
     RefuseHeld(*window);
     registry_.Remove(window->name);
+    {
+      std::lock_guard<std::mutex> direct(window->direct_mutex);
+      window->direct_open = false;  // a blocking put on another thread writes no more
+      window->direct_targets.clear();
+    }
+    {
+      std::lock_guard<std::mutex> lock(window->data_mutex);
+      window->block = nullptr;  // queries holding the window see it freed
+    }
+    // Every rank of the machine frees its windows in this order (by name), and no rank writes
+    // any more: each finished its own operations on the window before freeing it.
+    if (window->shared) {
+      Status freed_segment = window->shared->Free();
+      if (status.ok()) status = freed_segment;
+    }
   }
-  return Status::Ok();
+  return status;
 }
 
 void WindowService::RefuseHeld(Window& window) {
@@ -159,7 +236,7 @@ void WindowService::RefuseHeld(Window& window) {
   {
     std::lock_guard<std::mutex> lock(window.data_mutex);
     held.swap(window.held);
-    window.locked = false;
+    window.SetLocked(false);
   }
   std::set<std::pair<int, uint64_t>> refused;  // once per request, not per chunk
   for (const auto& message : held) {
@@ -320,6 +397,16 @@ Status WindowService::AdvanceTransfer(Op& op, PeerTransfer* transfer) {
         transfer->stage = Stage::kDone;
         return Status::Ok();
       }
+      if (op.kind != OpKind::kWinGet) {
+        std::unique_lock<std::mutex> direct(window.direct_mutex);
+        if (DirectTarget* target = window.FindDirectTarget(transfer->peer)) {
+          transfer->stage = Stage::kWriteDirect;
+          transfer->request = next_request_++;  // its place in the target's queue
+          target->queue.push_back(transfer->request);
+          direct.unlock();
+          return AdvanceTransfer(op, transfer);
+        }
+      }
       transfer->stage = Stage::kAwaitReply;
       Register(transfer);
       if (op.kind == OpKind::kWinGet) {
@@ -349,6 +436,13 @@ Status WindowService::AdvanceTransfer(Op& op, PeerTransfer* transfer) {
       }
       return Status::Ok();
     }
+    case Stage::kWriteDirect:
+      if (!TryWriteDirect(op, transfer)) return Status::Ok();
+      transfer->stage = Stage::kDone;
+      if (plan.require_mutex) {
+        return ReleaseMutex(window, transfer->mutex_owner, transfer->mutex_index, progress);
+      }
+      return Status::Ok();
     case Stage::kAwaitReply:
       if (!transfer->replied) return Status::Ok();
       transfer->stage = Stage::kDone;
@@ -360,6 +454,41 @@ Status WindowService::AdvanceTransfer(Op& op, PeerTransfer* transfer) {
       return Status::Ok();
   }
   return Status::Ok();
+}
+
+bool WindowService::TryWriteDirect(Op& op, PeerTransfer* transfer) {
+  Window& window = *op.window;
+  const WindowPlan& plan = op.window_plan;
+  std::lock_guard<std::mutex> direct(window.direct_mutex);
+  DirectTarget* target = window.FindDirectTarget(transfer->peer);
+  if (target == nullptr) {  // the window is being freed (cannot happen while this op runs)
+    transfer->error = Error(BF_ERR_INTERNAL, WindowWhere(window, transfer->peer),
+                            " is no longer writable from rank ", rank_);
+    return true;
+  }
+  if (target->queue.front() != transfer->request) return false;  // an earlier one goes first
+  SlotWrite write;
+  write.accumulate = op.kind == OpKind::kWinAccumulate;
+  write.dtype = op.in.dtype;
+  write.data = static_cast<const std::byte*>(op.in.data);
+  write.count = static_cast<size_t>(op.in.num_elements);
+  write.weight = transfer->weight;
+  if (write.accumulate && transfer->weight != 1.0) {
+    // Scaled before taking the peer's slot, so that it is held only while adding.
+    if (transfer->scaled.empty()) {
+      transfer->scaled.resize(op.in.num_bytes());
+      Scale(write.dtype, transfer->scaled.data(), op.in.data, transfer->weight, write.count);
+    }
+    write.data = transfer->scaled.data();
+  }
+  if (plan.with_associated_p) {
+    std::lock_guard<std::mutex> lock(window.data_mutex);
+    write.with_p = true;
+    write.p = window.associated_p * transfer->weight;
+  }
+  if (!TryWriteSlot(*target, write)) return false;
+  target->queue.pop_front();
+  return true;
 }
 
 Status WindowService::Combine(Op& op) {
@@ -376,10 +505,12 @@ Status WindowService::Combine(Op& op) {
   std::lock_guard<std::mutex> lock(window.data_mutex);
   std::vector<const void*> sources;
   std::vector<int> indexes;
+  std::deque<SlotGuard> held;  // the slots read, against same-machine writers (ranks are distinct)
   for (int rank : plan.ranks) {
     const int index = window.InNeighborIndex(rank);
     indexes.push_back(index);
-    sources.push_back(window.buffers[static_cast<size_t>(index)].data());
+    held.emplace_back(window.slot(static_cast<size_t>(index)));
+    sources.push_back(window.buffer(static_cast<size_t>(index)));
   }
   if (IsFloatingPoint(window.tensor.dtype)) {
     WeightedCombine(window.tensor.dtype, target, self, plan.self_weight, sources, plan.weights,
@@ -391,16 +522,16 @@ Status WindowService::Combine(Op& op) {
   if (plan.with_associated_p && !clone) {
     double p = plan.self_weight * window.associated_p;
     for (size_t k = 0; k < indexes.size(); ++k) {
-      p += plan.weights[k] * window.neighbor_p[static_cast<size_t>(indexes[k])];
+      p += plan.weights[k] * window.slot(static_cast<size_t>(indexes[k])).p;
     }
     window.associated_p = p;
   }
   for (int index : indexes) {
-    window.versions[static_cast<size_t>(index)] = 0;
+    WindowSlot& slot = window.slot(static_cast<size_t>(index));
+    slot.version = 0;
     if (plan.reset) {
-      auto& buffer = window.buffers[static_cast<size_t>(index)];
-      std::fill(buffer.begin(), buffer.end(), std::byte{0});
-      window.neighbor_p[static_cast<size_t>(index)] = 0.0;
+      if (window.buffer_bytes > 0) std::memset(SlotBuffer(&slot), 0, window.buffer_bytes);
+      slot.p = 0.0;
     }
   }
   return Status::Ok();
@@ -457,14 +588,8 @@ Status WindowService::Poll(Op& op, bool* done) {
     if (!left) return Status::Ok();
   }
   progress.sends.clear();
-  if (result.ok() && (op.kind == OpKind::kWinPut || op.kind == OpKind::kWinAccumulate) &&
-      op.window_plan.has_self_weight) {
-    Scale(op.in.dtype, op.in.data, op.in.data, op.window_plan.self_weight,
-          static_cast<size_t>(op.in.num_elements));
-    if (op.window_plan.with_associated_p) {
-      std::lock_guard<std::mutex> lock(op.window->data_mutex);
-      op.window->associated_p *= op.window_plan.self_weight;
-    }
+  if (result.ok() && (op.kind == OpKind::kWinPut || op.kind == OpKind::kWinAccumulate)) {
+    ApplySelfWeight(*op.window, op.window_plan, op.in);
   }
   for (PeerTransfer& transfer : transfers) requests_.erase(transfer.request);
   *done = true;
@@ -477,7 +602,8 @@ std::vector<int> WindowService::WaitingFor(const Op& op) const {
   for (const PeerTransfer& transfer : op.window_progress->transfers) {
     if (transfer.stage == PeerTransfer::Stage::kAwaitGrant) {
       ranks.push_back(transfer.mutex_owner);
-    } else if (transfer.stage == PeerTransfer::Stage::kAwaitReply) {
+    } else if (transfer.stage == PeerTransfer::Stage::kAwaitReply ||
+               transfer.stage == PeerTransfer::Stage::kWriteDirect) {
       ranks.push_back(transfer.peer);
     }
   }
@@ -486,7 +612,14 @@ std::vector<int> WindowService::WaitingFor(const Op& op) const {
 
 void WindowService::Abandon(Op& op) {
   if (!op.window_progress) return;
-  for (PeerTransfer& transfer : op.window_progress->transfers) requests_.erase(transfer.request);
+  for (PeerTransfer& transfer : op.window_progress->transfers) {
+    requests_.erase(transfer.request);
+    if (transfer.stage != PeerTransfer::Stage::kWriteDirect) continue;
+    std::lock_guard<std::mutex> direct(op.window->direct_mutex);
+    if (DirectTarget* target = op.window->FindDirectTarget(transfer.peer)) {
+      std::erase(target->queue, transfer.request);
+    }
+  }
 }
 
 // ----- Messages -----------------------------------------------------------------------------
@@ -651,17 +784,18 @@ void WindowService::HandleRequest(std::unique_ptr<ReceivedMessage>& owned, bool 
                    window->partial_writes.empty()) {
           window->writes_settled.notify_all();
         }
-        std::byte* target = window->buffers[static_cast<size_t>(index)].data() +
-                            static_cast<size_t>(offset) * element_size;
+        WindowSlot& slot = window->slot(static_cast<size_t>(index));
+        SlotGuard guard(slot);
+        std::byte* target = SlotBuffer(&slot) + static_cast<size_t>(offset) * element_size;
         if (kind == WindowMessage::kPut) {
           if (count > 0) std::memcpy(target, message.payload(), message.payload_bytes());
         } else {
           AddInto(window->tensor.dtype, target, message.payload(), static_cast<size_t>(count));
         }
         if (last) {
-          ++window->versions[static_cast<size_t>(index)];
+          ++slot.version;
           if (header.window.window_flags & kHasP) {
-            double& p = window->neighbor_p[static_cast<size_t>(index)];
+            double& p = slot.p;
             p = kind == WindowMessage::kPut ? header.window.associated_p
                                             : p + header.window.associated_p;
           }
@@ -835,8 +969,10 @@ void WindowService::HandleReply(const ReceivedMessage& message) {
       }
       {
         std::lock_guard<std::mutex> lock(window->data_mutex);
-        std::byte* target = window->buffers[static_cast<size_t>(index)].data() +
-                            static_cast<size_t>(offset) * ElementSize(window->tensor.dtype);
+        WindowSlot& slot = window->slot(static_cast<size_t>(index));
+        SlotGuard guard(slot);
+        std::byte* target =
+            SlotBuffer(&slot) + static_cast<size_t>(offset) * ElementSize(window->tensor.dtype);
         if (transfer->weight == 1.0) {
           if (count > 0) std::memcpy(target, message.payload(), message.payload_bytes());
         } else {
@@ -846,7 +982,7 @@ void WindowService::HandleReply(const ReceivedMessage& message) {
         transfer->received_elements += count;
         // Complete on the element count, not on which chunk came last.
         if (transfer->received_elements >= window->tensor.num_elements) {
-          ++window->versions[static_cast<size_t>(index)];
+          ++slot.version;
           transfer->replied = true;
           requests_.erase(it);
         }

@@ -39,7 +39,9 @@ enum class WindowMessage : uint8_t {
 
 // One peer's part of a window operation at the origin.
 struct PeerTransfer {
-  enum class Stage { kStart, kAwaitGrant, kAwaitReply, kDone };
+  // kWriteDirect: a put or accumulate to a same-machine peer, waiting for its turn, the peer's
+  // slot or the peer's bf_win_unlock.
+  enum class Stage { kStart, kAwaitGrant, kAwaitReply, kWriteDirect, kDone };
   Stage stage = Stage::kStart;
   int peer = -1;          // the rank data moves to or from (put, accumulate, get)
   double weight = 1.0;
@@ -61,8 +63,10 @@ struct WindowProgress {
 
 class WindowService {
  public:
+  // share_memory: same-machine peers' puts and accumulates write buffers directly where the
+  // machine's ranks share memory (BLUEFOG_WIN_SHARED_MEMORY).
   WindowService(Backend& backend, WindowRegistry& registry, int rank,
-                int64_t max_chunk_elements);
+                int64_t max_chunk_elements, bool share_memory);
   ~WindowService();
 
   // Windows exist or messages are in flight: the engine must keep polling.
@@ -92,6 +96,15 @@ class WindowService {
 
  private:
   Status Create(Op& op);
+  // Gives `window` its slots, in memory shared with the machine's ranks where they share it.
+  // Collective over the machine.
+  Status AllocateSlots(const Op& op, Window* window);
+  // Finds the same-machine out-neighbors whose slots for this rank can be written directly
+  // (once every rank has laid out its slots).
+  void FindDirectTargets(const Op& op, Window* window);
+  // Writes a put or accumulate into `target`'s slot; false if it must wait (not its turn, the
+  // slot busy, the peer's window locked): the next Poll tries again.
+  bool TryWriteDirect(Op& op, PeerTransfer* transfer);
   // A GPU window's create: gives `window` its pinned host mirror, filled from the staged copy.
   Status AttachMirror(const Op& op, Window* window);
   Status Free(Op& op);
@@ -144,6 +157,7 @@ class WindowService {
   WindowRegistry& registry_;
   int rank_;
   int64_t max_chunk_elements_;
+  bool share_memory_;
   uint64_t next_request_ = 1;
   std::unordered_map<uint64_t, PeerTransfer*> requests_;  // awaiting a grant or a reply
   std::set<std::tuple<uint64_t, int, int>> held_;          // (window hash, owner, index)

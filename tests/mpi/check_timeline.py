@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Runs a multi-rank test program with BLUEFOG_TIMELINE set and checks every rank's trace: valid
 JSON (the array is closed at bf_finalize), balanced B/E events, and the engine's phases (or, with
---require ACTIVITY, that activity)."""
+--require ACTIVITY, that activity; --forbid ACTIVITY: no rank shows it)."""
 import json
 import os
 import subprocess
@@ -13,8 +13,13 @@ import tempfile
 def main() -> int:
     args = sys.argv[1:]
     required = {"QUEUE", "COMMUNICATE", "REDUCE", "NEGOTIATE"}
-    while args and args[0] == "--require":  # phases the run must show on every rank
-        required = {args[1]}
+    forbidden = set()
+    while args and args[0] in ("--require", "--forbid"):
+        if args[0] == "--require":  # phases the run must show on every rank
+            required = {args[1]}
+        else:
+            required = set()
+            forbidden.add(args[1])
         args = args[2:]
     mpirun, ranks, program = args[0], args[1], args[2:]
     with tempfile.TemporaryDirectory() as directory:
@@ -30,6 +35,9 @@ def main() -> int:
                 if phase not in activities:
                     print(f"rank {rank}: no {phase} event; saw {sorted(activities)}")
                     return 1
+            for phase in sorted(forbidden & activities):
+                print(f"rank {rank}: a {phase} event, which this run must not have")
+                return 1
             opened = {}
             for event in events:
                 key = (event.get("pid"), event.get("tid"))

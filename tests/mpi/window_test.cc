@@ -467,6 +467,49 @@ TEST_F(Window, TwoAsyncTransfersOnOneWindowInFlight) {
   ASSERT_BF_OK(bf_barrier());
 }
 
+// One rank's puts to a neighbor land in the order it issued them, whichever way they travel
+// (messages, or same-machine writes from the engine and, for a blocking put with nothing else
+// under way, from the caller's thread): the last one wins, and each one counts.
+TEST_F(Window, PutsLandInIssueOrderAsyncThenBlocking) {
+  constexpr int kAsyncPuts = 20;
+  HostTensor& t = Filled({kDLFloat, 32, 1}, {3000}, rank);
+  ASSERT_BF_OK(bf_win_create(t.get(), "order", 1));
+  std::vector<HostTensor*> sent;
+  std::vector<bf_handle> handles;
+  for (int k = 1; k <= kAsyncPuts; ++k) {
+    sent.push_back(&Filled({kDLFloat, 32, 1}, {3000}, rank, 1000.0 * k));
+    bf_handle handle = 0;
+    ASSERT_BF_OK(bf_win_put_async(sent.back()->get(), "order", nullptr, &handle));
+    handles.push_back(handle);
+  }
+  HostTensor& last = Filled({kDLFloat, 32, 1}, {3000}, rank, -1.0);
+  ASSERT_BF_OK(bf_win_put(last.get(), "order", nullptr));  // after the async ones
+  for (bf_handle handle : handles) {
+    EXPECT_BF_OK(bf_wait(handle, 60000));
+    EXPECT_BF_OK(bf_handle_free(handle));
+  }
+  ASSERT_BF_OK(bf_barrier());
+  for (int v : Versions("order")) EXPECT_EQ(v, kAsyncPuts + 1);
+  for (int s : in) {
+    const std::vector<double> buffer = ReadBuffer("order", t, s);  // resets its version
+    for (int64_t i = 0; i < 3000; i += 299) {
+      EXPECT_EQ(buffer[i], Value(s, i) - 1.0) << "from " << s << " at " << i;
+    }
+  }
+  ASSERT_BF_OK(bf_barrier());
+  HostTensor& again = Filled({kDLFloat, 32, 1}, {3000}, rank, -2.0);
+  ASSERT_BF_OK(bf_win_put(again.get(), "order", nullptr));  // nothing under way now
+  ASSERT_BF_OK(bf_barrier());
+  for (int v : Versions("order")) EXPECT_EQ(v, 1);
+  for (int s : in) {
+    const std::vector<double> buffer = ReadBuffer("order", t, s);
+    for (int64_t i = 0; i < 3000; i += 299) {
+      EXPECT_EQ(buffer[i], Value(s, i) - 2.0) << "from " << s << " at " << i;
+    }
+  }
+  ASSERT_BF_OK(bf_barrier());
+}
+
 // ---------------------------------------------------------------------------------------------
 // update and update_then_collect.
 
@@ -753,8 +796,12 @@ TEST_F(Window, BusyTargetStillServesPutsAndGets) {
     to_zero.has_ranks = 1;
     to_zero.count = 1;
     to_zero.ranks = &zero;
-    if (std::count(out.begin(), out.end(), 0)) ASSERT_BF_OK(bf_win_put(t.get(), "busy", &to_zero));
-    if (std::count(in.begin(), in.end(), 0)) ASSERT_BF_OK(bf_win_get("busy", &to_zero));
+    if (std::count(out.begin(), out.end(), 0)) {
+      ASSERT_BF_OK(bf_win_put(t.get(), "busy", &to_zero));
+    }
+    if (std::count(in.begin(), in.end(), 0)) {
+      ASSERT_BF_OK(bf_win_get("busy", &to_zero));
+    }
     const auto took = Clock::now() - start;
     EXPECT_LT(took, kDeadline) << "rank " << rank << "'s transfers with busy rank 0 took "
                                << std::chrono::duration<double>(took).count() << " s";

@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 
 #include "backend/mpi/mpi_check.h"
 #include "backend/mpi/tree_negotiation.h"
@@ -106,6 +107,14 @@ Status MpiBackend::DiscoverLayout(int nodes_per_machine) {
                                      &machine_));
   }
   BF_MPI_CHECK(MPI_Comm_set_errhandler(machine_, MPI_ERRORS_RETURN));
+  BF_MPI_CHECK(MPI_Comm_split_type(machine_, MPI_COMM_TYPE_SHARED, layout.rank, MPI_INFO_NULL,
+                                   &shared_));
+  BF_MPI_CHECK(MPI_Comm_set_errhandler(shared_, MPI_ERRORS_RETURN));
+  int shared_size = 0;
+  BF_MPI_CHECK(MPI_Comm_size(shared_, &shared_size));
+  shared_world_ranks_.resize(static_cast<size_t>(shared_size));
+  BF_MPI_CHECK(MPI_Allgather(&layout.rank, 1, MPI_INT, shared_world_ranks_.data(), 1, MPI_INT,
+                             shared_));
   BF_MPI_CHECK(MPI_Comm_rank(machine_, &layout.local_rank));
   BF_MPI_CHECK(MPI_Comm_size(machine_, &layout.local_size));
 
@@ -141,9 +150,11 @@ MpiBackend::~MpiBackend() { (void)Shutdown(); }
 Status MpiBackend::Shutdown(bool free_communicators) {
   mailbox_.reset();
   if (!free_communicators) {
-    machine_ = MPI_COMM_NULL;  // deliberately leaked (see the header)
+    shared_ = MPI_COMM_NULL;  // deliberately leaked (see the header)
+    machine_ = MPI_COMM_NULL;
     world_ = MPI_COMM_NULL;
   }
+  if (shared_ != MPI_COMM_NULL) BF_MPI_CHECK(MPI_Comm_free(&shared_));
   if (machine_ != MPI_COMM_NULL) BF_MPI_CHECK(MPI_Comm_free(&machine_));
   if (world_ != MPI_COMM_NULL) BF_MPI_CHECK(MPI_Comm_free(&world_));
   if (initialized_mpi_) {
@@ -192,6 +203,61 @@ Status MpiBackend::WaitPolled(MPI_Request* request, const char* what) {
       backoff.Pause(/*waiting_for_peer=*/!transferring_);
     }
   }
+}
+
+namespace {
+
+// An MPI shared-memory window used only for its memory: BlueFog's window protocol stays its own
+// (writers lock the slots they write; see window/window.h), so no RMA call is ever made on it.
+class MpiSharedSegment final : public SharedSegment {
+ public:
+  MpiSharedSegment(MPI_Win win, std::vector<std::pair<int, std::byte*>> parts)
+      : win_(win), parts_(std::move(parts)) {}
+
+  std::byte* part(int rank) const override {
+    for (const auto& [world_rank, base] : parts_) {
+      if (world_rank == rank) return base;
+    }
+    return nullptr;
+  }
+
+  Status Free() override {
+    parts_.clear();
+    BF_MPI_CHECK(MPI_Win_free(&win_));
+    return Status::Ok();
+  }
+
+ private:
+  MPI_Win win_;
+  std::vector<std::pair<int, std::byte*>> parts_;  // (world rank, its part)
+};
+
+}  // namespace
+
+Status MpiBackend::AllocateShared(size_t bytes, std::unique_ptr<SharedSegment>* out) {
+  out->reset();
+  if (shared_world_ranks_.size() < 2) return Status::Ok();
+  // Each rank's part on its own pages, so a rank's part sits in memory near it.
+  MPI_Info info;
+  BF_MPI_CHECK(MPI_Info_create(&info));
+  MPI_Info_set(info, "alloc_shared_noncontig", "true");
+  void* mine = nullptr;
+  MPI_Win win = MPI_WIN_NULL;
+  const int rc = MPI_Win_allocate_shared(static_cast<MPI_Aint>(bytes), 1, info, shared_, &mine,
+                                         &win);
+  MPI_Info_free(&info);
+  BF_MPI_CHECK(rc);
+  BF_MPI_CHECK(MPI_Win_set_errhandler(win, MPI_ERRORS_RETURN));
+  std::vector<std::pair<int, std::byte*>> parts;
+  for (size_t i = 0; i < shared_world_ranks_.size(); ++i) {
+    MPI_Aint size = 0;
+    int unit = 0;
+    void* base = nullptr;
+    BF_MPI_CHECK(MPI_Win_shared_query(win, static_cast<int>(i), &size, &unit, &base));
+    parts.emplace_back(shared_world_ranks_[i], static_cast<std::byte*>(base));
+  }
+  *out = std::make_unique<MpiSharedSegment>(win, std::move(parts));
+  return Status::Ok();
 }
 
 Status MpiBackend::AllreduceMax(int64_t* values, int count, Group group) {

@@ -63,6 +63,7 @@ class MpiBackend final : public Backend {
   Status StartNegotiation(const std::vector<NegotiationOffer>& offers,
                           std::unique_ptr<NegotiationRound>* out) override;
   Status NegotiationRequested(bool* requested) override;
+  Status AllocateShared(size_t bytes, std::unique_ptr<SharedSegment>* out) override;
   void SetUnsolicitedHandler(UnsolicitedHandler handler) override;
   // True while a received message is still moving bytes (polling loops keep yielding then).
   bool transferring() const { return transferring_; }
@@ -83,6 +84,10 @@ class MpiBackend final : public Backend {
   bool initialized_mpi_ = false;
   MPI_Comm world_ = MPI_COMM_NULL;
   MPI_Comm machine_ = MPI_COMM_NULL;
+  // The ranks of this machine that share memory with this one (all of them, unless
+  // BLUEFOG_NODES_PER_MACHINE groups ranks of several hosts), and their world ranks.
+  MPI_Comm shared_ = MPI_COMM_NULL;
+  std::vector<int> shared_world_ranks_;
   ProcessLayout layout_;
   std::unique_ptr<Mailbox> mailbox_;
   bool transferring_ = false;
