@@ -104,6 +104,17 @@ bool MpiTakesDeviceMemory() {
   return takes;
 }
 
+namespace {
+
+// Device memory handed to the caller as a gather's result; freed by the tensor's deleter.
+DLManagedTensor* WrapDeviceResult(DType dtype, const std::vector<int64_t>& shape, int device,
+                                  void* data) {
+  return WrapManagedTensor(dtype, shape, {kDLCUDA, device}, data,
+                           [device](void* memory) { Devices().FreeDevice(device, memory); });
+}
+
+}  // namespace
+
 Status NewGatherResult(const Op& op, const std::vector<int64_t>& shape, DLManagedTensor** out) {
   if (!op.stage || !op.stage->mpi_direct) {
     *out = NewManagedTensor(op.in.dtype, shape, op.result_storage);
@@ -112,8 +123,7 @@ Status NewGatherResult(const Op& op, const std::vector<int64_t>& shape, DLManage
   const int device = op.stage->device;
   void* data = nullptr;
   BF_RETURN_IF_ERROR(Devices().AllocateDevice(device, CompactBytes(op.in.dtype, shape), &data));
-  *out = WrapManagedTensor(op.in.dtype, shape, {kDLCUDA, device}, data,
-                           [device](void* memory) { Devices().FreeDevice(device, memory); });
+  *out = WrapDeviceResult(op.in.dtype, shape, device, data);
   return Status::Ok();
 }
 
@@ -226,10 +236,8 @@ Status PollCopy(Op& op, bool* done) {
       stage.comm->ReleaseScratch(stage.scratch);  // engine thread, like the comm's other calls
       stage.scratch = nullptr;
       if (stage.device_result != nullptr) {  // a gather's result, now the caller's
-        const int device = stage.device;
-        *op.managed_out = WrapManagedTensor(
-            op.in.dtype, stage.result_shape, {kDLCUDA, device}, stage.device_result,
-            [device](void* data) { Devices().FreeDevice(device, data); });
+        *op.managed_out = WrapDeviceResult(op.in.dtype, stage.result_shape, stage.device,
+                                           stage.device_result);
         stage.device_result = nullptr;
       }
     }
@@ -244,11 +252,9 @@ Status PollCopy(Op& op, bool* done) {
   stage.phase = DeviceStage::Phase::kDone;
   if (stage.host_result != nullptr) {
     const DLTensor& host = stage.host_result->dl_tensor;
-    const int device = stage.device;
-    *op.managed_out = WrapManagedTensor(
-        op.in.dtype, std::vector<int64_t>(host.shape, host.shape + host.ndim),
-        {kDLCUDA, device}, stage.device_result,
-        [device](void* data) { Devices().FreeDevice(device, data); });
+    *op.managed_out =
+        WrapDeviceResult(op.in.dtype, std::vector<int64_t>(host.shape, host.shape + host.ndim),
+                         stage.device, stage.device_result);
     stage.device_result = nullptr;  // the caller's now
     stage.host_result->deleter(stage.host_result);
     stage.host_result = nullptr;
