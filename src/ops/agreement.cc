@@ -14,7 +14,7 @@ namespace bluefog {
 
 namespace {
 
-constexpr int kCompared = 6;  // kind .. flags; rows may differ
+constexpr int kCompared = 7;  // all but rows, which may differ
 
 void ComparedFields(const OpDescriptor& d, int64_t* fields) {
   fields[0] = d.kind;
@@ -23,6 +23,7 @@ void ComparedFields(const OpDescriptor& d, int64_t* fields) {
   fields[3] = d.elements;
   fields[4] = d.root;
   fields[5] = d.flags;
+  fields[6] = d.on_device_comm;
 }
 
 bool SameOp(const OpDescriptor& a, const OpDescriptor& b) {
@@ -73,6 +74,7 @@ OpDescriptor OpDescriptor::For(const Op& op) {
   }
   if (op.kind == OpKind::kBarrier || op.kind == OpKind::kSetMatchingMode) return d;
   d.dtype = static_cast<int64_t>(op.in.dtype);
+  d.on_device_comm = op.stage && op.stage->direct ? 1 : 0;
   switch (op.kind) {
     case OpKind::kAllgather:
       d.elements = op.in.row_elements();
@@ -115,6 +117,7 @@ std::string OpDescriptor::Describe() const {
     text << ((flags & 0xFF) == BF_REDUCE_SUM ? ", sum" : ", average");
     if (flags & 0x100) text << ", machine-local";
   }
+  if (on_device_comm != 0) text << ", on the GPU communicator";
   text << ")";
   return text.str();
 }

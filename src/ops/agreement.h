@@ -23,6 +23,9 @@ struct OpDescriptor {
   int64_t root = -1;
   int64_t flags = 0;     // reduce op, machine-local, ndim for gathers
   int64_t rows = 0;      // gathers: this rank's dim 0 (may differ between ranks)
+  // 1: on the device communicator (NCCL), 0: through MPI. Ranks that disagree (e.g. on
+  // BLUEFOG_<OP>_BY_MPI) would run different collectives, so it is compared.
+  int64_t on_device_comm = 0;
   char name[40] = {};
 
   static OpDescriptor For(const Op& op);

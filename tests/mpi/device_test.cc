@@ -500,6 +500,33 @@ TEST_F(DeviceErrors, OneDevicePerRankUnlessByMpi) {
   for (int64_t i = 0; i < other.host.size(); ++i) EXPECT_EQ(other.host.Get(i), mean);
 }
 
+// Ranks that disagree on BLUEFOG_<OP>_BY_MPI would run an op on NCCL on some ranks and on MPI on
+// others: it fails on every rank, naming the ranks on the GPU communicator, and the next op runs.
+TEST_F(DeviceErrors, RanksDisagreeingOnTheGpuPathFailTogether) {
+  if (!DeviceCommunicatorInUse()) GTEST_SKIP() << "GPU tensors are staged through host memory";
+  if (bf_size() < 2) GTEST_SKIP() << "needs two ranks";
+  const DLDataType f32{kDLFloat, 32, 1};
+  DeviceTensor tensor(f32, {6});
+  for (int64_t i = 0; i < tensor.host.size(); ++i) tensor.host.Set(i, rank + 1.0);
+  tensor.Upload();
+  if (rank == 0) {
+    ASSERT_EQ(setenv("BLUEFOG_ALLREDUCE_BY_MPI", "1", 1), 0);
+  }
+  const bf_status split = bf_allreduce(tensor.get(), tensor.get(), nullptr);
+  const std::string message = bf_last_error();
+  if (rank == 0) {
+    ASSERT_EQ(unsetenv("BLUEFOG_ALLREDUCE_BY_MPI"), 0);
+  }
+  EXPECT_EQ(split, BF_ERR_MISMATCH) << message;
+  EXPECT_NE(message.find("on the GPU communicator"), std::string::npos) << message;
+  EXPECT_NE(message.find("rank 0 posted"), std::string::npos) << message;
+
+  ASSERT_BF_OK(bf_allreduce(tensor.get(), tensor.get(), nullptr));  // alike again: it runs
+  tensor.Download();
+  const double mean = (bf_size() + 1) / 2.0;
+  for (int64_t i = 0; i < tensor.host.size(); ++i) EXPECT_EQ(tensor.host.Get(i), mean);
+}
+
 // Compressed neighbor_allreduce needs the host path's encoders, so with a device communicator it
 // is staged after all (StageOnHostAfterAll): still right.
 TEST_F(DeviceErrors, CompressedNeighborAllreduce) {
