@@ -152,7 +152,10 @@ class Backend {
   virtual Status AllgatherFixed(const void* mine, size_t bytes, void* all, Group group) = 0;
 
   // Data collectives; callers have checked that every rank agrees on the operation first.
-  virtual Status AllreduceSum(void* buffer, int64_t count, DType dtype, Group group) = 0;
+  // `in` may be `out` (in place); otherwise MPI reads one and writes the other, which Open MPI
+  // does up to twice as fast as copying first and reducing in place.
+  virtual Status AllreduceSum(const void* in, void* out, int64_t count, DType dtype,
+                              Group group) = 0;
   virtual Status Broadcast(void* buffer, size_t bytes, int root, Group group) = 0;
   virtual Status Allgatherv(const void* mine, size_t my_bytes, void* all,
                             const std::vector<int64_t>& bytes_per_rank, Group group) = 0;

@@ -25,8 +25,9 @@ Status RunAllreduce(Op& op, Backend& backend) {
     BF_RETURN_IF_ERROR(AgreeOnOp(backend, OpDescriptor::For(op), Group::kWorld));
   }
   const Group group = op.machine_local ? Group::kMachine : Group::kWorld;
-  CopyIfDistinct(op.in, op.out);
-  BF_RETURN_IF_ERROR(backend.AllreduceSum(op.out.data, op.out.num_elements, op.out.dtype, group));
+  const void* in = SameMemory(op.in, op.out) ? op.out.data : op.in.data;
+  BF_RETURN_IF_ERROR(
+      backend.AllreduceSum(in, op.out.data, op.out.num_elements, op.out.dtype, group));
   const int ranks = backend.size(group);
   if (op.reduce_op == BF_REDUCE_AVERAGE && ranks > 1) {
     if (op.stage && op.stage->mpi_direct) {
@@ -62,7 +63,8 @@ Status RunFusedAllreduce(std::span<Op* const> ops, Backend& backend) {
     cursor += op->in.num_bytes();
   }
   const Group group = first.machine_local ? Group::kMachine : Group::kWorld;
-  BF_RETURN_IF_ERROR(backend.AllreduceSum(fusion_buffer.data(), total, first.in.dtype, group));
+  BF_RETURN_IF_ERROR(backend.AllreduceSum(fusion_buffer.data(), fusion_buffer.data(), total,
+                                          first.in.dtype, group));
   const int ranks = backend.size(group);
   cursor = fusion_buffer.data();
   for (const Op* op : ops) {

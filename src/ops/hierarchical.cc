@@ -13,11 +13,8 @@ namespace bluefog {
 
 Status RunHierarchicalNeighborAllreduce(Op& op, Backend& backend) {
   BF_RETURN_IF_ERROR(AgreeOnOp(backend, OpDescriptor::For(op), Group::kWorld));
-  if (op.out.data != op.in.data && op.in.num_bytes() > 0) {
-    std::memcpy(op.out.data, op.in.data, op.in.num_bytes());
-  }
-  BF_RETURN_IF_ERROR(
-      backend.AllreduceSum(op.out.data, op.out.num_elements, op.out.dtype, Group::kMachine));
+  BF_RETURN_IF_ERROR(backend.AllreduceSum(op.in.data, op.out.data, op.out.num_elements,
+                                          op.out.dtype, Group::kMachine));
   const int local_size = backend.size(Group::kMachine);
   if (backend.rank(Group::kMachine) == 0) {
     // The roots exchange machine sums; machine m's root is world rank m * local_size.

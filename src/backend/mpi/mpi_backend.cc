@@ -274,13 +274,15 @@ Status MpiBackend::AllgatherFixed(const void* mine, size_t bytes, void* all, Gro
   return WaitPolled(&request, "MPI_Iallgather");
 }
 
-Status MpiBackend::AllreduceSum(void* buffer, int64_t count, DType dtype, Group group) {
-  void* data = buffer;
+Status MpiBackend::AllreduceSum(const void* in, void* out, int64_t count, DType dtype,
+                                Group group) {
+  const void* source = in;
+  void* data = out;
   MPI_Datatype type = ToMpi(dtype);
-  if (Is16BitFloat(dtype)) {  // accumulate 16-bit floats in float32
+  if (Is16BitFloat(dtype)) {  // accumulate 16-bit floats in float32, in place
     widened_.resize(static_cast<size_t>(count));
-    WidenToFloat(dtype, buffer, widened_.data(), static_cast<size_t>(count));
-    data = widened_.data();
+    WidenToFloat(dtype, in, widened_.data(), static_cast<size_t>(count));
+    source = data = widened_.data();
     type = MPI_FLOAT;
   }
   int type_size = 0;
@@ -288,10 +290,13 @@ Status MpiBackend::AllreduceSum(void* buffer, int64_t count, DType dtype, Group 
   const int64_t chunk = kChunkBytes / type_size;
   for (int64_t offset = 0; offset < count; offset += chunk) {
     const int n = static_cast<int>(std::min(chunk, count - offset));
-    BF_MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, static_cast<char*>(data) + offset * type_size, n,
-                               type, MPI_SUM, comm(group)));
+    char* chunk_out = static_cast<char*>(data) + offset * type_size;
+    const void* chunk_in = source == data
+                               ? MPI_IN_PLACE
+                               : static_cast<const char*>(source) + offset * type_size;
+    BF_MPI_CHECK(MPI_Allreduce(chunk_in, chunk_out, n, type, MPI_SUM, comm(group)));
   }
-  if (Is16BitFloat(dtype)) NarrowFromFloat(dtype, widened_.data(), buffer, count);
+  if (Is16BitFloat(dtype)) NarrowFromFloat(dtype, widened_.data(), out, count);
   return Status::Ok();
 }
 

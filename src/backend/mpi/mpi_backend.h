@@ -52,7 +52,8 @@ class MpiBackend final : public Backend {
   int size(Group group) const override;
   Status AllreduceMax(int64_t* values, int count, Group group) override;
   Status AllgatherFixed(const void* mine, size_t bytes, void* all, Group group) override;
-  Status AllreduceSum(void* buffer, int64_t count, DType dtype, Group group) override;
+  Status AllreduceSum(const void* in, void* out, int64_t count, DType dtype,
+                      Group group) override;
   Status Broadcast(void* buffer, size_t bytes, int root, Group group) override;
   Status Allgatherv(const void* mine, size_t my_bytes, void* all,
                     const std::vector<int64_t>& bytes_per_rank, Group group) override;
