@@ -92,6 +92,7 @@ Status Mailbox::Arrived(Arriving arrived) {
     }
     filed_[{arrived.source, arrived.header.name_hash}].push_back(
         {std::move(storage), arrived.header, 0, bytes});
+    ++filed_count_;
     return Status::Ok();
   }
   WireHeader header;
@@ -144,6 +145,7 @@ void Mailbox::File(int source, PooledBuffer buffer) {
   if (header.fused_count <= 0) {
     filed_[{source, header.name_hash}].push_back(
         {storage, header, sizeof(WireHeader), total - sizeof(WireHeader)});
+    ++filed_count_;
     return;
   }
   // Fused: [outer header][fused_count sub-headers][payloads in the same order].
@@ -156,6 +158,7 @@ void Mailbox::File(int source, PooledBuffer buffer) {
     const size_t bytes = part.payload_bytes;
     if (bytes > total || offset + bytes > total) break;  // malformed; the op will report the missing payload
     filed_[{source, part.name_hash}].push_back({storage, part, offset, bytes});
+    ++filed_count_;
     offset += bytes;
   }
 }
