@@ -69,7 +69,7 @@ Status CopyWeights(const char* function, const char* what, const double* weights
 
 // Resolves the pattern part of the plan; *static_topology is the graph it came from (null in
 // dynamic mode) and *topology_weights whether the plan took that graph's own weights.
-Status ResolvePattern(const Context& context, const bf_neighbor_args& args,
+Status ResolvePattern(Context& context, const bf_neighbor_args& args,
                       const PlanRequest& request, NeighborPlan* plan,
                       std::shared_ptr<const Topology>* static_topology, bool* weighted_topology,
                       bool* topology_weights) {
@@ -126,6 +126,12 @@ Status ResolvePattern(const Context& context, const bf_neighbor_args& args,
                  "bf_set_machine_topology) before static hierarchical operations (rank ",
                  layout.rank, ")");
   }
+  const bool graph_weights = !args.has_weights && args.src_count == 0;
+  if (graph_weights &&
+      context.FindDefaultPlan(request.machines, topology.get(), weighted, &result)) {
+    *plan = std::move(result);
+    return Status::Ok();
+  }
   result.src_ranks = topology->in_neighbors(me);
   result.dst_ranks = topology->out_neighbors(me);
   result.dst_weights.assign(result.dst_ranks.size(), 1.0);
@@ -159,6 +165,7 @@ Status ResolvePattern(const Context& context, const bf_neighbor_args& args,
     result.self_weight = uniform;
     std::fill(result.src_weights.begin(), result.src_weights.end(), uniform);
   }
+  if (graph_weights) context.CacheDefaultPlan(request.machines, topology, weighted, result);
   *plan = std::move(result);
   return Status::Ok();
 }

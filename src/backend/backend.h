@@ -174,6 +174,9 @@ class Backend {
   virtual Status Progress(bool* progressed) = 0;
   // The oldest message from `source` for `name_hash`, or nullptr if none has arrived.
   virtual std::unique_ptr<ReceivedMessage> Take(int source, uint64_t name_hash) = 0;
+  // How many messages have been filed for Take so far. While it stays the same, a Take that found
+  // nothing still finds nothing: pollers skip their lookups.
+  virtual uint64_t filed_count() const = 0;
 
   // Starts the next negotiation round offering `names` (at most one round at a time). Every rank
   // takes part in every round; a rank starts one when it has new names to offer or when

@@ -81,6 +81,28 @@ void Context::ReplaceMachineTopology(std::shared_ptr<const Topology> topology, b
   machine_topology_weighted_ = weighted;
 }
 
+bool Context::FindDefaultPlan(bool machines, const Topology* topology, bool weighted,
+                              NeighborPlan* out) const {
+  std::lock_guard<std::mutex> lock(topology_mutex_);
+  const DefaultPlan& cached = default_plans_[machines ? 1 : 0];
+  if (cached.topology.get() != topology || cached.weighted != weighted) return false;
+  out->self_weight = cached.plan.self_weight;
+  out->src_ranks = cached.plan.src_ranks;
+  out->src_weights = cached.plan.src_weights;
+  out->dst_ranks = cached.plan.dst_ranks;
+  out->dst_weights = cached.plan.dst_weights;
+  return true;
+}
+
+void Context::CacheDefaultPlan(bool machines, std::shared_ptr<const Topology> topology,
+                               bool weighted, const NeighborPlan& plan) {
+  std::lock_guard<std::mutex> lock(topology_mutex_);
+  DefaultPlan& cached = default_plans_[machines ? 1 : 0];
+  cached.topology = std::move(topology);
+  cached.weighted = weighted;
+  cached.plan = plan;
+}
+
 Status Context::Shutdown() {
   Status status = engine_->Stop();
   // After the engine, so its last phases are in; a trace that cannot be written is not a reason

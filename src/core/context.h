@@ -53,9 +53,23 @@ class Context {
   std::shared_ptr<const Topology> machine_topology(bool* weighted) const;
   void ReplaceMachineTopology(std::shared_ptr<const Topology> topology, bool weighted);
 
+  // The pattern and weights a static neighbor op gets from a graph's own neighbors and weights
+  // (api/neighbor_plan.cc), cached per graph (machines: the machine graph) because most calls ask
+  // for it and building it scans the graph. Find: false unless cached for this very `topology`.
+  bool FindDefaultPlan(bool machines, const Topology* topology, bool weighted,
+                       NeighborPlan* out) const;
+  void CacheDefaultPlan(bool machines, std::shared_ptr<const Topology> topology, bool weighted,
+                        const NeighborPlan& plan);
+
   Status Shutdown();
 
  private:
+  struct DefaultPlan {
+    std::shared_ptr<const Topology> topology;  // held, so its address is not reused meanwhile
+    bool weighted = false;
+    NeighborPlan plan;
+  };
+
   Context() = default;
 
   std::unique_ptr<Timeline> timeline_;  // declared before engine_: outlives the engine thread
@@ -71,6 +85,7 @@ class Context {
   bool topology_weighted_ = false;
   std::shared_ptr<const Topology> machine_topology_;
   bool machine_topology_weighted_ = false;
+  std::array<DefaultPlan, 2> default_plans_;  // by machines; guarded by topology_mutex_
 };
 
 }  // namespace bluefog

@@ -316,9 +316,17 @@ void Engine::RunOrdered(std::unique_ptr<Op> op) {
 
 Status Engine::AdvanceNeighborOps(bool* progressed) {
   Timeline* timeline = timeline_.load(std::memory_order_relaxed);
+  // The ops of a batch sit next to each other in active_ (started together, removed in place):
+  // its sends are tested once per pass, not once per op.
+  const SendBatch* tested = nullptr;
   for (size_t i = 0; i < active_.size();) {
     bool arrived = false;
-    Status status = PollNeighborOp(*active_[i], *backend_, &arrived);
+    Status status;
+    if (const SendBatch* batch = active_[i]->progress->batch.get(); batch != tested) {
+      status = TestNeighborSends(*active_[i]);
+      tested = batch;
+    }
+    if (status.ok()) status = PollNeighborOp(*active_[i], *backend_, &arrived);
     if (!arrived && status.ok()) {
       ++i;
       continue;

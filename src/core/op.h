@@ -73,7 +73,8 @@ struct NeighborPlan {
 // The sends of neighbor ops started together: possibly fused messages (which own their packed
 // buffers), shared by every op of the batch, each of which finishes only once all have left.
 struct SendBatch {
-  std::vector<std::vector<std::byte>> fused_buffers;
+  // Fused message bodies; not zero-filled first (every byte sent is written, padding included).
+  std::vector<std::unique_ptr<std::byte[]>> fused_buffers;
   std::unique_ptr<PendingSends> sends;
   bool done = false;
 };
@@ -89,6 +90,8 @@ struct NeighborProgress {
   std::vector<const void*> residuals;
   std::shared_ptr<SendBatch> batch;
   bool sends_done = false;
+  uint64_t name_hash = 0;  // HashName(op.name), which every poll of the mailbox looks up
+  uint64_t filed_seen = ~uint64_t{0};  // Backend::filed_count at the last lookup
   std::vector<std::unique_ptr<ReceivedMessage>> received;  // parallel to src_ranks
   size_t received_count = 0;
 };

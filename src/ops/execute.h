@@ -26,7 +26,12 @@ uint64_t AllreduceFusionKey(const Op& op);
 // destination are fused into one when their payloads total at most fusion_threshold_bytes.
 Status StartNeighborOps(std::span<Op* const> ops, Backend& backend, size_t fusion_threshold_bytes);
 Status StartNeighborOp(Op& op, Backend& backend);
-// *arrived once every source's message has arrived and every send has left.
+// Tests the sends of `op`'s batch (shared by every op started with it) unless they have left.
+// Each test drives the transport's progress engine, so callers polling many ops of one batch
+// test it once per pass rather than once per op.
+Status TestNeighborSends(Op& op);
+// *arrived once every source's message has arrived and the op's sends have left (as last seen by
+// TestNeighborSends, which this does not call).
 Status PollNeighborOp(Op& op, Backend& backend, bool* arrived);
 // After PollNeighborOp: checks every header, then combines (allreduce) or gathers.
 Status CompleteNeighborOp(Op& op, Backend& backend);

@@ -195,6 +195,7 @@ Status StartNeighborOps(std::span<Op* const> ops, Backend& backend, size_t fusio
           {to_destination, payload, to_destination.payload_bytes});
     }
     progress->received.resize(plan.src_ranks.size());
+    progress->name_hash = header.name_hash;
     op->progress = std::move(progress);
   }
 
@@ -213,24 +214,27 @@ Status StartNeighborOps(std::span<Op* const> ops, Backend& backend, size_t fusio
     // first. Offsets count from the message start (outer header included).
     size_t end = sizeof(WireHeader) * (1 + segments.size());
     for (const Segment& segment : segments) end = AlignFused(end) + segment.bytes;
-    auto& packed = batch->fused_buffers.emplace_back(end - sizeof(WireHeader));
-    auto at = [&](size_t message_offset) {
-      return packed.data() + (message_offset - sizeof(WireHeader));
-    };
+    const size_t packed_bytes = end - sizeof(WireHeader);
+    std::byte* packed =
+        batch->fused_buffers.emplace_back(std::make_unique_for_overwrite<std::byte[]>(packed_bytes))
+            .get();
+    auto at = [&](size_t message_offset) { return packed + (message_offset - sizeof(WireHeader)); };
     size_t offset = sizeof(WireHeader);
     for (const Segment& segment : segments) {
       std::memcpy(at(offset), &segment.header, sizeof(WireHeader));  // payload_bytes set
       offset += sizeof(WireHeader);
     }
     for (const Segment& segment : segments) {
-      offset = AlignFused(offset);
+      const size_t aligned = AlignFused(offset);
+      std::memset(at(offset), 0, aligned - offset);  // padding: no uninitialized bytes on the wire
+      offset = aligned;
       if (segment.bytes) std::memcpy(at(offset), segment.payload, segment.bytes);
       offset += segment.bytes;
     }
     WireHeader outer;
     outer.sender = me;
     outer.fused_count = static_cast<int32_t>(segments.size());
-    sends.push_back({destination, outer, packed.data(), packed.size()});
+    sends.push_back({destination, outer, packed, packed_bytes});
   }
   BF_RETURN_IF_ERROR(backend.StartSends(sends, &batch->sends));
   for (Op* op : ops) op->progress->batch = batch;
@@ -345,22 +349,27 @@ Status GatherReceived(Op& op, int me) {
 
 }  // namespace
 
+Status TestNeighborSends(Op& op) {
+  SendBatch& batch = *op.progress->batch;
+  if (!batch.done) BF_RETURN_IF_ERROR(batch.sends->Test(&batch.done));
+  return Status::Ok();
+}
+
 Status PollNeighborOp(Op& op, Backend& backend, bool* arrived) {
   *arrived = false;
   NeighborProgress& progress = *op.progress;
   const std::vector<int>& sources = op.neighbor.src_ranks;
-  const uint64_t name_hash = HashName(op.name);
-  for (size_t k = 0; k < sources.size() && progress.received_count < sources.size(); ++k) {
+  const uint64_t filed = backend.filed_count();
+  for (size_t k = 0; k < sources.size() && progress.received_count < sources.size() &&
+                     progress.filed_seen != filed;
+       ++k) {
     if (progress.received[k]) continue;
-    progress.received[k] = backend.Take(sources[k], name_hash);
+    progress.received[k] = backend.Take(sources[k], progress.name_hash);
     if (progress.received[k]) ++progress.received_count;
   }
+  progress.filed_seen = filed;
   // Our sends must have left before the op completes: the caller may reuse `in` right after.
-  if (!progress.sends_done) {
-    SendBatch& batch = *progress.batch;
-    if (!batch.done) BF_RETURN_IF_ERROR(batch.sends->Test(&batch.done));
-    progress.sends_done = batch.done;
-  }
+  progress.sends_done = progress.sends_done || progress.batch->done;
   *arrived = progress.sends_done && progress.received_count == sources.size();
   return Status::Ok();
 }
@@ -378,6 +387,7 @@ Status RunNeighborOpBlocking(Op& op, Backend& backend) {
     bool moved = false;
     BF_RETURN_IF_ERROR(backend.Progress(&moved));
     bool arrived = false;
+    BF_RETURN_IF_ERROR(TestNeighborSends(op));
     BF_RETURN_IF_ERROR(PollNeighborOp(op, backend, &arrived));
     if (arrived) return CompleteNeighborOp(op, backend);
     if (moved) {

@@ -40,7 +40,7 @@ class FiledMessage final : public ReceivedMessage {
 class MpiPendingSends final : public PendingSends {
  public:
   std::vector<MPI_Request> requests;
-  std::vector<std::vector<std::byte>> packed;
+  std::vector<std::unique_ptr<std::byte[]>> packed;  // header + payload, every byte written
   std::vector<WireHeader> headers;  // derived datatypes point here until the sends complete
 
   ~MpiPendingSends() override {
@@ -92,6 +92,7 @@ Status Mailbox::Arrived(Arriving arrived) {
     }
     filed_[{arrived.source, arrived.header.name_hash}].push_back(
         {std::move(storage), arrived.header, 0, bytes});
+    ++filed_count_;
     return Status::Ok();
   }
   WireHeader header;
@@ -144,6 +145,7 @@ void Mailbox::File(int source, PooledBuffer buffer) {
   if (header.fused_count <= 0) {
     filed_[{source, header.name_hash}].push_back(
         {storage, header, sizeof(WireHeader), total - sizeof(WireHeader)});
+    ++filed_count_;
     return;
   }
   // Fused: [outer header][fused_count sub-headers][payloads in the same order].
@@ -156,6 +158,7 @@ void Mailbox::File(int source, PooledBuffer buffer) {
     const size_t bytes = part.payload_bytes;
     if (bytes > total || offset + bytes > total) break;  // malformed; the op will report the missing payload
     filed_[{source, part.name_hash}].push_back({storage, part, offset, bytes});
+    ++filed_count_;
     offset += bytes;
   }
 }
@@ -249,13 +252,13 @@ Status Mailbox::Send(std::span<const Outgoing> sends, std::unique_ptr<PendingSen
     pending->headers[i] = send.header;
     pending->headers[i].payload_bytes = send.payload_bytes;
     if (send.payload_bytes <= kPackLimitBytes) {
-      auto& packed = pending->packed[i];
-      packed.resize(total);
-      std::memcpy(packed.data(), &pending->headers[i], sizeof(WireHeader));
+      std::byte* packed =
+          (pending->packed[i] = std::make_unique_for_overwrite<std::byte[]>(total)).get();
+      std::memcpy(packed, &pending->headers[i], sizeof(WireHeader));
       if (send.payload_bytes) {
-        std::memcpy(packed.data() + sizeof(WireHeader), send.payload, send.payload_bytes);
+        std::memcpy(packed + sizeof(WireHeader), send.payload, send.payload_bytes);
       }
-      BF_MPI_CHECK(MPI_Isend(packed.data(), static_cast<int>(total), MPI_BYTE, send.peer, tag_,
+      BF_MPI_CHECK(MPI_Isend(packed, static_cast<int>(total), MPI_BYTE, send.peer, tag_,
                              comm_, &pending->requests[i]));
       continue;
     }

@@ -29,6 +29,7 @@ class Mailbox {
   // arrived or completed; *transferring: a receive is still moving bytes.
   Status Pump(bool* progressed, bool* transferring);
   std::unique_ptr<ReceivedMessage> Take(int source, uint64_t name_hash);
+  uint64_t filed_count() const { return filed_count_; }  // see Backend::filed_count
   // Unsolicited messages are not filed but handed to `handler` by Pump, in order per sender.
   void SetUnsolicitedHandler(Backend::UnsolicitedHandler handler) { unsolicited_handler_ = std::move(handler); }
 
@@ -74,6 +75,7 @@ class Mailbox {
   std::shared_ptr<BufferPool> pool_ = std::make_shared<BufferPool>();
   std::vector<Arriving> arriving_;
   std::map<std::pair<int, uint64_t>, std::deque<Filed>> filed_;
+  uint64_t filed_count_ = 0;  // messages ever put in filed_
   std::deque<InboxEntry> inbox_;
   uint64_t next_inbox_seq_ = 1;
   Backend::UnsolicitedHandler unsolicited_handler_;

@@ -351,6 +351,8 @@ std::unique_ptr<ReceivedMessage> MpiBackend::Take(int source, uint64_t name_hash
   return mailbox_->Take(source, name_hash);
 }
 
+uint64_t MpiBackend::filed_count() const { return mailbox_->filed_count(); }
+
 Status MpiBackend::StartNegotiation(const std::vector<NegotiationOffer>& offers,
                                     std::unique_ptr<NegotiationRound>* out) {
   ++negotiation_round_;

@@ -61,6 +61,7 @@ class MpiBackend final : public Backend {
                     std::unique_ptr<PendingSends>* out) override;
   Status Progress(bool* progressed) override;
   std::unique_ptr<ReceivedMessage> Take(int source, uint64_t name_hash) override;
+  uint64_t filed_count() const override;
   Status StartNegotiation(const std::vector<NegotiationOffer>& offers,
                           std::unique_ptr<NegotiationRound>* out) override;
   Status NegotiationRequested(bool* requested) override;
