@@ -3,7 +3,6 @@
 #include "window/window.h"
 
 #include <algorithm>
-
 #include <cstring>
 
 #include "core/backoff.h"

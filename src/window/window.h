@@ -78,7 +78,7 @@ class SlotGuard {
 };
 
 // A same-machine out-neighbor's slot for this rank, which this rank's puts and accumulates write
-// directly. Engine thread only.
+// directly. Guarded by its window's direct_mutex.
 struct DirectTarget {
   int peer = -1;
   WindowBlockHeader* header = nullptr;
@@ -99,7 +99,7 @@ struct SlotWrite {
   double p = 0.0;  // the associated p travelling with it (already weighted)
 };
 // Writes into `target`'s slot; false if the slot is busy or the peer's window is locked
-// (bf_win_lock), in which case nothing was written. Holds the window's direct_mutex.
+// (bf_win_lock), in which case nothing was written. The caller holds the window's direct_mutex.
 bool TryWriteSlot(DirectTarget& target, const SlotWrite& write);
 
 // Mutex (owner, index): the owner's lock over its buffer for `index`.
@@ -157,9 +157,10 @@ struct Window {
   mutable std::mutex data_mutex;
   double associated_p = 1.0;
 
-  // bf_win_lock, guarded by data_mutex (SetLocked also tells direct writers). While locked, peers' puts, accumulates and get requests
-  // wait in `held`, in arrival order; the engine serves them once unlocked, before anything that
-  // arrives later (which queues behind them while `held` is not empty).
+  // bf_win_lock, guarded by data_mutex (SetLocked also tells direct writers). While locked,
+  // peers' puts, accumulates and get requests wait in `held`, in arrival order; the engine serves
+  // them once unlocked, before anything that arrives later (which queues behind them while
+  // `held` is not empty).
   bool locked = false;
   void SetLocked(bool value);
   std::deque<std::unique_ptr<ReceivedMessage>> held;

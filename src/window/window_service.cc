@@ -3,6 +3,7 @@
 #include "window/window_service.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <deque>
@@ -19,13 +20,13 @@ namespace bluefog {
 namespace {
 
 constexpr uint32_t kLastChunk = 1;
+constexpr uint32_t kHasP = 2;
 
 // Where a window's slots start in the memory given for them (kSlotAlignment spare bytes).
 std::byte* AlignSlots(std::byte* memory) {
   const auto address = reinterpret_cast<uintptr_t>(memory);
   return memory + (kSlotAlignment - address % kSlotAlignment) % kSlotAlignment;
 }
-constexpr uint32_t kHasP = 2;
 
 // Every message is capped below MPI's int count; BLUEFOG_MAX_WIN_SENT_LENGTH may cap it lower.
 constexpr int64_t kMaxChunkBytes = int64_t{1} << 30;
@@ -157,6 +158,8 @@ Status WindowService::AllocateSlots(const Op& op, Window* window) {
 
 void WindowService::FindDirectTargets(const Op& op, Window* window) {
   if (!window->shared) return;
+  // Registered already: another thread of this process may be putting to it.
+  std::lock_guard<std::mutex> direct(window->direct_mutex);
   for (int peer : window->out_neighbors) {
     std::byte* part = window->shared->part(peer);
     if (part == nullptr) continue;  // on another machine: messages
