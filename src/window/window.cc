@@ -41,6 +41,20 @@ DirectTarget* Window::FindDirectTarget(int peer) {
   return nullptr;
 }
 
+SlotWrite PrepareSlotWrite(bool accumulate, const TensorRef& tensor, double weight, bool with_p,
+                           double p, std::vector<std::byte>* scaled) {
+  SlotWrite write{accumulate, tensor.dtype, static_cast<const std::byte*>(tensor.data),
+                  static_cast<size_t>(tensor.num_elements), weight, with_p, p * weight};
+  if (accumulate && weight != 1.0) {
+    if (scaled->empty()) {
+      scaled->resize(tensor.num_bytes());
+      Scale(tensor.dtype, scaled->data(), tensor.data, weight, write.count);
+    }
+    write.data = scaled->data();
+  }
+  return write;
+}
+
 bool TryWriteSlot(DirectTarget& target, const SlotWrite& write) {
   WindowSlot& slot = *target.slot;
   if (!TryLockSlot(slot)) return false;
@@ -83,20 +97,14 @@ size_t WriteDirectFromCaller(Window& window, bool accumulate, const WindowPlan& 
     std::lock_guard<std::mutex> lock(window.data_mutex);
     p = window.associated_p;
   }
-  const auto count = static_cast<size_t>(tensor.num_elements);
   std::vector<std::byte> scaled;
   size_t written = 0;
   for (; written < plan.ranks.size(); ++written) {
     DirectTarget* target = window.FindDirectTarget(plan.ranks[written]);
     if (target == nullptr || !target->queue.empty()) break;
-    const double weight = plan.weights[written];
-    SlotWrite write{accumulate, tensor.dtype, static_cast<const std::byte*>(tensor.data), count,
-                    weight, plan.with_associated_p, p * weight};
-    if (accumulate && weight != 1.0) {
-      scaled.resize(tensor.num_bytes());
-      Scale(tensor.dtype, scaled.data(), tensor.data, weight, count);
-      write.data = scaled.data();
-    }
+    scaled.clear();  // each destination has its own weight
+    const SlotWrite write = PrepareSlotWrite(accumulate, tensor, plan.weights[written],
+                                             plan.with_associated_p, p, &scaled);
     if (!TryWriteSlot(*target, write)) break;
   }
   return written;

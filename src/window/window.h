@@ -98,6 +98,11 @@ struct SlotWrite {
   bool with_p = false;
   double p = 0.0;  // the associated p travelling with it (already weighted)
 };
+// A put (or an accumulate) of `tensor` weighted by `weight`, carrying `p` (unweighted) when
+// with_p. An accumulate with a weight other than 1 adds a scaled copy, made into `*scaled`
+// unless it holds one already (a transfer retried), so that the slot is held only while adding.
+SlotWrite PrepareSlotWrite(bool accumulate, const TensorRef& tensor, double weight, bool with_p,
+                           double p, std::vector<std::byte>* scaled);
 // Writes into `target`'s slot; false if the slot is busy or the peer's window is locked
 // (bf_win_lock), in which case nothing was written. The caller holds the window's direct_mutex.
 bool TryWriteSlot(DirectTarget& target, const SlotWrite& write);

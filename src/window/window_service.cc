@@ -470,25 +470,14 @@ bool WindowService::TryWriteDirect(Op& op, PeerTransfer* transfer) {
     return true;
   }
   if (target->queue.front() != transfer->request) return false;  // an earlier one goes first
-  SlotWrite write;
-  write.accumulate = op.kind == OpKind::kWinAccumulate;
-  write.dtype = op.in.dtype;
-  write.data = static_cast<const std::byte*>(op.in.data);
-  write.count = static_cast<size_t>(op.in.num_elements);
-  write.weight = transfer->weight;
-  if (write.accumulate && transfer->weight != 1.0) {
-    // Scaled before taking the peer's slot, so that it is held only while adding.
-    if (transfer->scaled.empty()) {
-      transfer->scaled.resize(op.in.num_bytes());
-      Scale(write.dtype, transfer->scaled.data(), op.in.data, transfer->weight, write.count);
-    }
-    write.data = transfer->scaled.data();
-  }
+  double p = 0.0;
   if (plan.with_associated_p) {
     std::lock_guard<std::mutex> lock(window.data_mutex);
-    write.with_p = true;
-    write.p = window.associated_p * transfer->weight;
+    p = window.associated_p;
   }
+  const SlotWrite write = PrepareSlotWrite(op.kind == OpKind::kWinAccumulate, op.in,
+                                           transfer->weight, plan.with_associated_p, p,
+                                           &transfer->scaled);
   if (!TryWriteSlot(*target, write)) return false;
   target->queue.pop_front();
   return true;

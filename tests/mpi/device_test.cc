@@ -439,6 +439,16 @@ class DeviceErrors : public ::testing::Test {
   void SetUp() override {
     if (bf_cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device";
   }
+  // Every element rank + 1, on the device: an allreduce average of it is (size + 1) / 2.
+  void FillWithRankPlusOne(DeviceTensor& tensor) const {
+    for (int64_t i = 0; i < tensor.host.size(); ++i) tensor.host.Set(i, rank + 1.0);
+    tensor.Upload();
+  }
+  void ExpectAverageOfRankPlusOne(DeviceTensor& tensor) const {
+    tensor.Download();
+    const double mean = (bf_size() + 1) / 2.0;
+    for (int64_t i = 0; i < tensor.host.size(); ++i) EXPECT_EQ(tensor.host.Get(i), mean);
+  }
   int rank = bf_rank();
 };
 
@@ -479,14 +489,12 @@ TEST_F(DeviceErrors, OneDevicePerRankUnlessByMpi) {
   if (bf_cuda_device_count() < 2) GTEST_SKIP() << "needs two devices";
   const DLDataType f32{kDLFloat, 32, 1};
   DeviceTensor first(f32, {6});
-  for (int64_t i = 0; i < first.host.size(); ++i) first.host.Set(i, rank + 1.0);
-  first.Upload();
+  FillWithRankPlusOne(first);
   ASSERT_BF_OK(bf_allreduce(first.get(), first.get(), nullptr));  // binds this rank's device
 
   DeviceTensor other(f32, {6});
   other.tensor.device.device_id = (TestDevice() + 1) % bf_cuda_device_count();
-  for (int64_t i = 0; i < other.host.size(); ++i) other.host.Set(i, rank + 1.0);
-  other.Upload();
+  FillWithRankPlusOne(other);
   ExpectError(bf_allreduce(other.get(), other.get(), nullptr), BF_ERR_UNSUPPORTED,
               {"on rank " + std::to_string(rank), "device " + std::to_string(TestDevice()),
                "one device"});
@@ -495,9 +503,7 @@ TEST_F(DeviceErrors, OneDevicePerRankUnlessByMpi) {
   const bf_status staged = bf_allreduce(other.get(), other.get(), nullptr);
   ASSERT_EQ(unsetenv("BLUEFOG_ALLREDUCE_BY_MPI"), 0);
   ASSERT_BF_OK(staged);
-  other.Download();
-  const double mean = (bf_size() + 1) / 2.0;
-  for (int64_t i = 0; i < other.host.size(); ++i) EXPECT_EQ(other.host.Get(i), mean);
+  ExpectAverageOfRankPlusOne(other);
 }
 
 // Ranks that disagree on BLUEFOG_<OP>_BY_MPI would run an op on NCCL on some ranks and on MPI on
@@ -507,8 +513,7 @@ TEST_F(DeviceErrors, RanksDisagreeingOnTheGpuPathFailTogether) {
   if (bf_size() < 2) GTEST_SKIP() << "needs two ranks";
   const DLDataType f32{kDLFloat, 32, 1};
   DeviceTensor tensor(f32, {6});
-  for (int64_t i = 0; i < tensor.host.size(); ++i) tensor.host.Set(i, rank + 1.0);
-  tensor.Upload();
+  FillWithRankPlusOne(tensor);
   if (rank == 0) {
     ASSERT_EQ(setenv("BLUEFOG_ALLREDUCE_BY_MPI", "1", 1), 0);
   }
@@ -522,9 +527,7 @@ TEST_F(DeviceErrors, RanksDisagreeingOnTheGpuPathFailTogether) {
   EXPECT_NE(message.find("rank 0 posted"), std::string::npos) << message;
 
   ASSERT_BF_OK(bf_allreduce(tensor.get(), tensor.get(), nullptr));  // alike again: it runs
-  tensor.Download();
-  const double mean = (bf_size() + 1) / 2.0;
-  for (int64_t i = 0; i < tensor.host.size(); ++i) EXPECT_EQ(tensor.host.Get(i), mean);
+  ExpectAverageOfRankPlusOne(tensor);
 }
 
 // Compressed neighbor_allreduce needs the host path's encoders, so with a device communicator it
