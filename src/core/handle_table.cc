@@ -4,8 +4,6 @@
 
 #include <chrono>
 
-#include "core/backoff.h"
-
 namespace bluefog {
 
 void Completion::Complete(Status status) {
@@ -13,7 +11,6 @@ void Completion::Complete(Status status) {
     std::lock_guard<std::mutex> lock(mutex_);
     status_ = std::move(status);
     done_ = true;
-    done_published_.store(true, std::memory_order_release);
   }
   done_cv_.notify_all();
 }
@@ -24,11 +21,8 @@ bool Completion::done() const {
 }
 
 bool Completion::Wait(int timeout_ms, Status* status) const {
-  // Most operations finish within microseconds: spin briefly before paying for a futex sleep.
-  if (timeout_ms != 0) {
-    SpinBriefly([this] { return done_published_.load(std::memory_order_acquire); },
-                std::chrono::microseconds(20));
-  }
+  // No spin before sleeping: a waiting caller that spins takes the core from the engine threads
+  // that are finishing its operation (docs/performance.md, "Waiting callers sleep").
   std::unique_lock<std::mutex> lock(mutex_);
   if (timeout_ms < 0) {
     done_cv_.wait(lock, [this] { return done_; });

@@ -3,7 +3,6 @@
 // id is reported as such instead of touching freed memory.
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -26,7 +25,6 @@ class Completion {
   mutable std::mutex mutex_;
   mutable std::condition_variable done_cv_;
   bool done_ = false;                     // guarded by mutex_
-  std::atomic<bool> done_published_{false};  // lock-free view of done_ for the spin phase
   Status status_;
 };
 
