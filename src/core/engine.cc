@@ -71,11 +71,16 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
   backend_->SetUnsolicitedHandler([this](std::unique_ptr<ReceivedMessage> message) {
     if (message->header.op_kind == WireHeader::kDeparture) {
       departed_.push_back(message->source);
+      ordered_run_by_departed_ = std::min(
+          ordered_run_by_departed_, static_cast<uint64_t>(message->header.payload_elements));
       return;
     }
     window_service_->Handle(std::move(message));
   });
-  backend_->SetPeerGoneCheck([this] { return !departed_.empty(); });
+  backend_->SetPeerGoneCheck([this] {
+    return running_ordered_ == kNoOrderedOp ? !departed_.empty()
+                                            : MissedByDeparted(running_ordered_);
+  });
   backend_->SetPollHook([this] { window_service_->ServePending(); });
   started->set_value(Status::Ok());
 
@@ -148,6 +153,7 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
       round_.reset();
     }
     WarnAboutStalls();
+    WakeWaiters();
     progressed_last_pass = progressed || moved;
     if (progressed || moved) {
       backoff.Progressed();
@@ -158,6 +164,7 @@ void Engine::Run(MpiBackend::Options options, std::promise<Status>* started) {
     }
   }
   round_.reset();
+  WakeWaiters();
   const bool everyone_left = AnnounceDeparture();
   backend_->SetUnsolicitedHandler(nullptr);
   backend_->SetPollHook(nullptr);
@@ -277,10 +284,10 @@ void Engine::StartNeighbors(std::vector<std::unique_ptr<Op>>* ops) {
 }
 
 void Engine::RunOrdered(std::unique_ptr<Op> op) {
-  if (!departed_.empty()) {
-    return Finish(std::move(op), Error(BF_ERR_SHUTDOWN, OpKindName(op->kind), " '", op->name,
-                                       "' needs every rank, but rank ", departed_.front(),
-                                       " has shut down (bf_finalize)"));
+  WakeWaiters();  // what finished before this op need not wait for its collective
+  const OrderedRun run(this, 1);
+  if (Status gone = ShutDownBefore(run.position, *op); !gone.ok()) {
+    return Finish(std::move(op), std::move(gone));
   }
   Timeline* timeline = timeline_.load(std::memory_order_relaxed);
   if (timeline && matching_mode() == BF_MATCHING_NAMED) {
@@ -429,6 +436,16 @@ bool Engine::departed(int rank) const {
   return std::find(departed_.begin(), departed_.end(), rank) != departed_.end();
 }
 
+bool Engine::MissedByDeparted(uint64_t position) const {
+  return !departed_.empty() && position >= ordered_run_by_departed_;
+}
+
+Status Engine::ShutDownBefore(uint64_t position, const Op& op) const {
+  if (!MissedByDeparted(position)) return Status::Ok();
+  return Error(BF_ERR_SHUTDOWN, OpKindName(op.kind), " '", op.name, "' needs every rank, but rank ",
+               departed_.front(), " has shut down (bf_finalize) before running it");
+}
+
 void Engine::FailOpsWaitingOnDeparted() {
   // A departed rank's last payloads may still be arriving (its notice overtakes them): wait.
   if (backend_->transferring()) return;
@@ -467,7 +484,10 @@ void Engine::FailOpsWaitingOnDeparted() {
     window_service_->Abandon(*failed);
     Finish(std::move(failed), std::move(status));
   }
-  // Global ops need every rank.
+  // Globally ordered ops need every rank. A departed rank ran those up to the count in its notice
+  // before it left; while this rank is behind it, they still come ready here (a rank can finish
+  // some, a broadcast's root or a barrier, before the others start them).
+  if (!MissedByDeparted(ordered_started_)) return;
   while (!awaiting_order_.empty()) {
     Status status = shutdown(*awaiting_order_.front(), departed_.front());
     Finish(std::move(awaiting_order_.front()), std::move(status));
@@ -484,6 +504,7 @@ bool Engine::AnnounceDeparture() {
     notice.peer = rank;
     notice.header.op_kind = WireHeader::kDeparture;
     notice.header.sender = layout_.rank;
+    notice.header.payload_elements = static_cast<int64_t>(ordered_started_);
     notices.push_back(notice);
   }
   std::unique_ptr<PendingSends> sends;
@@ -540,7 +561,7 @@ Status Engine::AdvanceNegotiation(bool* progressed) {
 }
 
 void Engine::RunReady(std::vector<std::unique_ptr<Op>> ready) {
-  if (!departed_.empty()) {  // each fails on its own: a rank has left
+  if (MissedByDeparted(ordered_started_)) {  // each fails on its own: a rank left before them
     for (auto& op : ready) RunOrdered(std::move(op));
     return;
   }
@@ -550,9 +571,8 @@ void Engine::RunReady(std::vector<std::unique_ptr<Op>> ready) {
   // each op's grouping facts decides, in one agreement for both. Otherwise each op runs on its
   // own, and its own agreement reports what differs.
   bool fuse = false;
-  // World allreduces every rank posted alike on the host path are planned alike (their
-  // fingerprints hold the facts the plan is made of) and hold the ranks together themselves: no
-  // agreement needed.
+  // Ops every rank posted alike on the host path (SynchronizesAlone) are planned alike: their
+  // fingerprints hold the facts the plan is made of. No agreement needed.
   const bool alike = std::all_of(ready.begin(), ready.end(),
                                  [](const auto& op) { return SynchronizesAlone(*op); });
   if (ready.size() >= 2 && settings_.fusion_threshold_bytes > 0 && alike) {
@@ -565,8 +585,13 @@ void Engine::RunReady(std::vector<std::unique_ptr<Op>> ready) {
         plan = (plan ^ fact) * 1099511628211ull;
       }
     }
-    Status status = AgreeOnValue(*backend_, plan, Group::kWorld, &fuse);
+    Status status;
+    {
+      const OrderedRun agreeing(this, 0);
+      status = AgreeOnValue(*backend_, plan, Group::kWorld, &fuse);
+    }
     if (!status.ok()) {
+      const OrderedRun failing(this, ready.size());
       for (auto& op : ready) Finish(std::move(op), status);
       return;
     }
@@ -592,11 +617,13 @@ void Engine::RunReady(std::vector<std::unique_ptr<Op>> ready) {
       RunOrdered(std::move(ready[i]));
       continue;
     }
+    WakeWaiters();  // as in RunOrdered
     std::vector<Op*> group;
     for (size_t m : members) group.push_back(ready[m].get());
     Timeline* timeline = timeline_.load(std::memory_order_relaxed);
-    Status status;
-    {
+    const OrderedRun run(this, group.size());
+    Status status = ShutDownBefore(run.position, *group.front());
+    if (status.ok()) {
       Timeline::Scope communicate(timeline, ready[i]->name, "FUSED_ALLREDUCE");
       status = RunFusedAllreduce(group, *backend_);
     }
@@ -612,12 +639,14 @@ void Engine::RunDeviceGroup(std::vector<std::unique_ptr<Op>>* ready) {
   if (group.size() < 2) return;
   Timeline* timeline = timeline_.load(std::memory_order_relaxed);
   bool ran = false;
-  Status status;
-  {
+  Status status = ShutDownBefore(ordered_started_, *group.front());
+  if (status.ok()) {
+    const OrderedRun agreeing(this, 0);  // whether the group runs is agreed first
     Timeline::Scope grouping(timeline, group.front()->name, "DEVICE_GROUP");
     status = RunGroupOnDevice(group, &device_comms_, &ran);
   }
   if (status.ok() && !ran) return;  // each runs on its own
+  const OrderedRun run(this, group.size());
   for (auto& op : *ready) {
     if (op && GroupsOnDevice(*op)) Finish(std::move(op), status);
   }
@@ -643,7 +672,13 @@ void Engine::Complete(std::unique_ptr<Op> op, Status status) {
   if (op->window) --op->window->pending_ops;
   op.reset();  // release op-owned resources before waking the waiter
   --in_flight_;
-  completion->Complete(std::move(status));
+  completion->Settle(std::move(status));
+  to_wake_.push_back(std::move(completion));
+}
+
+void Engine::WakeWaiters() {
+  for (const auto& completion : to_wake_) completion->Wake();
+  to_wake_.clear();
 }
 
 void Engine::WarnAboutStalls() {

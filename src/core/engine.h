@@ -106,13 +106,37 @@ class Engine {
   // Fails the ops that wait on a rank that has left (bf_finalize): they cannot complete.
   void FailOpsWaitingOnDeparted();
   bool departed(int rank) const;
+  // Globally ordered ops (allreduce, broadcast, ..., and neighbor ops that need the global order)
+  // run in the same sequence on every rank; `position` counts them from 0. Whether a rank that
+  // has left had not run the op at `position` (so it cannot complete), and that op's error then.
+  bool MissedByDeparted(uint64_t position) const;
+  Status ShutDownBefore(uint64_t position, const Op& op) const;
+  // Marks the ordered ops this rank runs next (count of them; 0: a step before them, such as an
+  // agreement) while they run: waits in the backend are abandoned for a departed rank only if it
+  // missed them.
+  struct OrderedRun {
+    OrderedRun(Engine* engine, size_t count)
+        : engine(engine), position(engine->ordered_started_) {
+      engine->ordered_started_ += count;
+      engine->running_ordered_ = position;
+    }
+    ~OrderedRun() { engine->running_ordered_ = kNoOrderedOp; }
+    OrderedRun(const OrderedRun&) = delete;
+    OrderedRun& operator=(const OrderedRun&) = delete;
+    Engine* engine;
+    const uint64_t position;
+  };
   // Tells every other rank this one is leaving, then waits (bounded) for their notices, so that
   // nothing is still addressed to this rank's communicator when it is freed. True if every
   // other rank's notice arrived.
   bool AnnounceDeparture();
   // Completes `op` (an op on device tensors first copies its result back).
   void Finish(std::unique_ptr<Op> op, Status status);
+  // Releases `op` and settles its completion; its waiters are woken by the next WakeWaiters.
   void Complete(std::unique_ptr<Op> op, Status status);
+  // Wakes the waiters of every op completed since the last call: at the end of each pass of the
+  // loop and before each globally ordered op runs (which may block in a collective).
+  void WakeWaiters();
   void WarnAboutStalls();
 
   Settings settings_;
@@ -149,11 +173,17 @@ class Engine {
   DeviceComms device_comms_;  // created by the first op on the device communicator
   FeedbackStore feedback_;
   std::vector<int> departed_;  // ranks that have announced bf_finalize
+  static constexpr uint64_t kNoOrderedOp = ~uint64_t{0};
+  uint64_t ordered_started_ = 0;  // globally ordered ops this rank has started
+  uint64_t running_ordered_ = kNoOrderedOp;  // position of the one running now
+  // The fewest ordered ops any departed rank had started when it left (its notice says).
+  uint64_t ordered_run_by_departed_ = kNoOrderedOp;
   size_t departures_handled_ = 0;
   std::deque<std::unique_ptr<Op>> awaiting_order_;      // named mode: waiting for negotiation
   std::unique_ptr<NegotiationRound> round_;
   bool new_names_to_offer_ = false;
   std::chrono::steady_clock::time_point last_stall_check_{};
+  std::vector<std::shared_ptr<Completion>> to_wake_;  // settled, waiters not yet woken
 };
 
 }  // namespace bluefog

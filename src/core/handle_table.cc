@@ -6,14 +6,13 @@
 
 namespace bluefog {
 
-void Completion::Complete(Status status) {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    status_ = std::move(status);
-    done_ = true;
-  }
-  done_cv_.notify_all();
+void Completion::Settle(Status status) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  status_ = std::move(status);
+  done_ = true;
 }
+
+void Completion::Wake() { done_cv_.notify_all(); }
 
 bool Completion::done() const {
   std::lock_guard<std::mutex> lock(mutex_);

@@ -16,7 +16,15 @@ namespace bluefog {
 // Completion state shared by the engine (which completes it) and waiters (any thread).
 class Completion {
  public:
-  void Complete(Status status);
+  // Settle records the result (done() and Wait see it at once); Wake wakes the threads asleep in
+  // Wait. The engine settles ops as they finish and wakes their waiters once per step, so that
+  // a caller waiting on many ops finished in one step is woken once, not once per op.
+  void Settle(Status status);
+  void Wake();
+  void Complete(Status status) {
+    Settle(std::move(status));
+    Wake();
+  }
   bool done() const;
   // Waits up to timeout_ms (< 0: forever). Returns false on timeout; else *status is the result.
   bool Wait(int timeout_ms, Status* status) const;

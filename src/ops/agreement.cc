@@ -167,7 +167,9 @@ uint64_t Fingerprint(const Op& op) {
 }
 
 bool SynchronizesAlone(const Op& op) {
-  return op.negotiated_alike && op.kind == OpKind::kAllreduce && !op.machine_local &&
+  const bool kind = op.kind == OpKind::kAllreduce || op.kind == OpKind::kBroadcast ||
+                    op.kind == OpKind::kBarrier;
+  return op.negotiated_alike && kind && op.invalid_reason.empty() &&
          !(op.stage && op.stage->direct);
 }
 

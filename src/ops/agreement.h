@@ -46,10 +46,11 @@ Status AgreeAndGather(Backend& backend, const OpDescriptor& mine, Group group,
 // pointers), which decide how the ranks agree on it and how it is fused.
 uint64_t Fingerprint(const Op& op);
 // Whether `op` needs no agreement of its own: the negotiation round that made it ready found every
-// rank's fingerprint equal (named mode), which is the same check, and no rank can finish it
-// before every rank has joined it (a world allreduce). The agreement also holds the ranks
-// together: without it, a rank that finished a broadcast, a barrier or a machine-local allreduce
-// and then finalized would fail that op on ranks that had not started it yet.
+// rank's fingerprint equal (named mode), which is the same check, for an allreduce, a broadcast or
+// a barrier on the host path (the round itself is the barrier: an op is ready only once every
+// rank has posted it). A rank may then finish one (a broadcast's root, a barrier) and finalize
+// before the others have started it; they still run it, since the departure notice says how far
+// the leaving rank got (Engine::MissedByDeparted).
 bool SynchronizesAlone(const Op& op);
 
 }  // namespace bluefog

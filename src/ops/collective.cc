@@ -80,11 +80,9 @@ Status RunFusedAllreduce(std::span<Op* const> ops, Backend& backend) {
 }
 
 Status RunBroadcast(Op& op, Backend& backend) {
-  // Always agreed on, even when negotiated alike: the agreement is what keeps the root from
-  // finishing (and perhaps finalizing, which fails the others' pending global ops) before every
-  // rank has started the broadcast. An allreduce needs no such guard: no rank finishes one
-  // before every rank has joined it.
-  BF_RETURN_IF_ERROR(AgreeOnOp(backend, OpDescriptor::For(op), Group::kWorld));
+  if (!SynchronizesAlone(op)) {
+    BF_RETURN_IF_ERROR(AgreeOnOp(backend, OpDescriptor::For(op), Group::kWorld));
+  }
   if (backend.rank(Group::kWorld) == op.root_or_peer) CopyIfDistinct(op.in, op.out);
   return backend.Broadcast(op.out.data, op.out.num_bytes(), op.root_or_peer, Group::kWorld);
 }
@@ -114,9 +112,10 @@ Status RunAllgather(Op& op, Backend& backend) {
 }
 
 Status RunBarrier(Op& op, Backend& backend) {
-  // Agreement is itself a synchronization of every rank. (The negotiation round is one too, but
-  // the ranks learn its outcome at different times, and one that finished and finalized first
-  // would fail the barrier on the others.)
+  // The agreement is itself a synchronization of every rank; so was a negotiation round that
+  // found every rank's barrier alike (it made the barrier ready only once every rank had posted
+  // it).
+  if (SynchronizesAlone(op)) return Status::Ok();
   return AgreeOnOp(backend, OpDescriptor::For(op), Group::kWorld);
 }
 

@@ -2,7 +2,10 @@
 // bf_init / bf_finalize cycles in one MPI job, with the ranks finishing at different times. Each
 // cycle's engine must take every message addressed to it before its communicator is freed: a
 // departure notice that arrived after the free used to surface in the next cycle's communicator
-// (MPI reuses the context id) and fail or hang its operations (found by fusion_bench).
+// (MPI reuses the context id) and fail or hang its operations (found by fusion_bench). Each cycle
+// ends with a broadcast and a barrier that rank 0 finishes first (it roots the broadcast and
+// decides the negotiation rounds) and then leaves at once: its departure must not fail them on
+// ranks that have not yet learned they are ready.
 #include <mpi.h>
 
 #include <chrono>
@@ -54,6 +57,16 @@ int main(int argc, char** argv) {
     // A different rank finishes late each cycle, so the others' notices reach it while it is
     // still running, and its own reaches them when they have begun to leave.
     if (rank == cycle % size) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (float& v : x) v = rank == 0 ? 100.0f + static_cast<float>(cycle) : -1.0f;
+    bf_op_args named{};
+    named.struct_size = sizeof(named);
+    named.name = "last.broadcast";
+    if (bf_broadcast(&tensor, &tensor, 0, &named) != BF_OK) return Fail("bf_broadcast", rank);
+    if (x[0] != 100.0f + static_cast<float>(cycle) || x.back() != x[0]) {
+      std::fprintf(stderr, "rank %d cycle %d: broadcast gave %f\n", rank, cycle, x[0]);
+      MPI_Abort(MPI_COMM_WORLD, 1);
+    }
+    if (bf_barrier() != BF_OK) return Fail("bf_barrier", rank);
     if (bf_finalize() != BF_OK) return Fail("bf_finalize", rank);
   }
   if (rank == 0) std::printf("%d init/finalize cycles on %d ranks: OK\n", kCycles, size);
