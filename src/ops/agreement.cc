@@ -160,7 +160,8 @@ uint64_t Fingerprint(const Op& op) {
   const OpDescriptor d = OpDescriptor::For(op);
   const int64_t path = !op.stage ? 0 : op.stage->direct ? 1 : op.stage->mpi_direct ? 2 : 3;
   uint64_t hash = 1469598103934665603ull;
-  for (int64_t part : {d.kind, d.name_hash, d.dtype, d.elements, d.root, d.flags, path}) {
+  // Gathers' rows too: ranks that gather equal rows need not exchange them first.
+  for (int64_t part : {d.kind, d.name_hash, d.dtype, d.elements, d.root, d.flags, d.rows, path}) {
     hash = (hash ^ static_cast<uint64_t>(part)) * 1099511628211ull;
   }
   return hash;
@@ -168,7 +169,7 @@ uint64_t Fingerprint(const Op& op) {
 
 bool SynchronizesAlone(const Op& op) {
   const bool kind = op.kind == OpKind::kAllreduce || op.kind == OpKind::kBroadcast ||
-                    op.kind == OpKind::kBarrier;
+                    op.kind == OpKind::kBarrier || op.kind == OpKind::kAllgather;
   return op.negotiated_alike && kind && op.invalid_reason.empty() &&
          !(op.stage && op.stage->direct);
 }

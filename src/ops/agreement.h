@@ -46,9 +46,9 @@ Status AgreeAndGather(Backend& backend, const OpDescriptor& mine, Group group,
 // pointers), which decide how the ranks agree on it and how it is fused.
 uint64_t Fingerprint(const Op& op);
 // Whether `op` needs no agreement of its own: the negotiation round that made it ready found every
-// rank's fingerprint equal (named mode), which is the same check, for an allreduce, a broadcast or
-// a barrier on the host path (the round itself is the barrier: an op is ready only once every
-// rank has posted it). A rank may then finish one (a broadcast's root, a barrier) and finalize
+// rank's fingerprint equal (named mode), which is the same check, for an allreduce, a broadcast,
+// a barrier (the round itself is the barrier: an op is ready only once every rank has posted it)
+// or an allgather (every rank gathers as many rows as it gives) on the host path. A rank may then finish one (a broadcast's root, a barrier) and finalize
 // before the others have started it; they still run it, since the departure notice says how far
 // the leaving rank got (Engine::MissedByDeparted).
 bool SynchronizesAlone(const Op& op);

@@ -89,7 +89,11 @@ Status RunBroadcast(Op& op, Backend& backend) {
 
 Status RunAllgather(Op& op, Backend& backend) {
   std::vector<OpDescriptor> all;
-  BF_RETURN_IF_ERROR(AgreeAndGather(backend, OpDescriptor::For(op), Group::kWorld, &all));
+  if (SynchronizesAlone(op)) {
+    all.assign(static_cast<size_t>(backend.size(Group::kWorld)), OpDescriptor::For(op));
+  } else {
+    BF_RETURN_IF_ERROR(AgreeAndGather(backend, OpDescriptor::For(op), Group::kWorld, &all));
+  }
   const size_t row_bytes = static_cast<size_t>(op.in.row_elements()) * ElementSize(op.in.dtype);
   std::vector<int64_t> bytes_per_rank(all.size());
   int64_t total_rows = 0;
